@@ -1,0 +1,109 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// memory is the in-memory state of one user. Every change goes through the
+// apply methods, both live and when replaying the journal, so that replay
+// rebuilds exactly what the live run had. It is not safe for concurrent use;
+// Store serializes access.
+type memory struct {
+	folders map[string]*Folder
+	intern  map[string][]string // flag sets by their joined form, shared read-only
+}
+
+func newMemory() *memory {
+	return &memory{folders: map[string]*Folder{}, intern: map[string][]string{}}
+}
+
+// internFlags returns a shared, normalized copy of the flag set flags. The
+// result must never be modified in place.
+func (m *memory) internFlags(flags []string) []string {
+	if len(flags) == 0 {
+		return nil
+	}
+	if !isNormFlags(flags) {
+		flags = normFlags(flags)
+	}
+	key := strings.Join(flags, "\x00")
+	if f, ok := m.intern[key]; ok {
+		return f
+	}
+	f := slices.Clone(flags)
+	m.intern[key] = f
+	return f
+}
+
+// isNormFlags reports whether flags is strictly ascending.
+func isNormFlags(flags []string) bool {
+	for i := 1; i < len(flags); i++ {
+		if flags[i-1] >= flags[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// folder returns the folder src or an error naming it.
+func (m *memory) folder(src string) (*Folder, error) {
+	f, ok := m.folders[src]
+	if !ok {
+		return nil, fmt.Errorf("unknown folder %q (PutFolder it first)", src)
+	}
+	return f, nil
+}
+
+func checkSrc(src string) error {
+	if src == "" {
+		return errors.New("empty source folder name")
+	}
+	return nil
+}
+
+// putFolder upserts the metadata of f, keeping messages and intent.
+func (m *memory) putFolder(meta Folder) {
+	meta = meta.meta()
+	if f, ok := m.folders[meta.Src]; ok {
+		meta.Messages, meta.Intent = f.Messages, f.Intent
+		*f = meta
+		return
+	}
+	meta.Messages = map[uint32]Message{}
+	m.folders[meta.Src] = &meta
+}
+
+// resetFolder drops the pairs and the intent of f and the markers that were
+// only meaningful with them (UIDNEXTs, counts, modseqs); names and
+// UIDVALIDITYs stay until the engine stores new ones.
+func (m *memory) resetFolder(f *Folder) {
+	*f = Folder{
+		Src: f.Src, Dst: f.Dst,
+		SrcUIDValidity: f.SrcUIDValidity, DstUIDValidity: f.DstUIDValidity,
+		Messages: map[uint32]Message{},
+	}
+}
+
+// putMessage adds or replaces one pair; msg.Flags must be normalized.
+func (m *memory) putMessage(f *Folder, uid uint32, msg Message) {
+	msg.Flags = m.internFlags(msg.Flags)
+	f.Messages[uid] = msg
+}
+
+// setFlags replaces the flags of a known pair.
+func (m *memory) setFlags(f *Folder, uid uint32, flags []string) {
+	msg := f.Messages[uid]
+	msg.Flags = m.internFlags(flags)
+	f.Messages[uid] = msg
+}
+
+func (m *memory) messageCount() int {
+	n := 0
+	for _, f := range m.folders {
+		n += len(f.Messages)
+	}
+	return n
+}

@@ -1,0 +1,252 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+)
+
+// Store is the state of one user, open and locked for one run. All methods
+// are safe for concurrent use.
+type Store struct {
+	user  string
+	path  string // snapshot
+	jpath string // journal
+	lock  *os.File
+
+	mu     sync.Mutex // guards everything below
+	fmu    sync.RWMutex
+	mem    *memory
+	gen    uint64   // generation of the snapshot on disk; the journal extends it
+	jf     *os.File // journal, open for appending; replaced under fmu (held shared during fsync)
+	jsize  int64    // bytes of whole records in jf
+	dirty  bool     // changed since the snapshot
+	broken error    // the journal cannot be trusted for appends until a Compact succeeds
+	closed bool
+}
+
+// Open locks and loads the state of user in dir, creating dir (0700) if
+// needed. A second Open of the same user, from this or another process,
+// fails with an error wrapping ErrLocked until the first is closed or its
+// process dies. A missing state is empty (first run); a damaged one is an
+// error wrapping ErrCorrupt.
+func Open(dir, user string) (*Store, error) {
+	if user == "" {
+		return nil, errors.New("state: empty user name")
+	}
+	if err := mkdirPrivate(dir); err != nil {
+		return nil, err
+	}
+	base := filepath.Join(dir, escapeUser(user))
+	s := &Store{user: user, path: base + snapSuffix, jpath: base + journalSuffix}
+	lock, err := lockFile(base+lockSuffix, user)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.load(); err != nil {
+		unlockFile(lock)
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// load reads the snapshot and replays the journal; the lock is held.
+func (s *Store) load() error {
+	for _, tmp := range []string{s.path + tmpSuffix, s.jpath + tmpSuffix} {
+		if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("state %s: %w", tmp, err)
+		}
+	}
+	if err := os.Chmod(s.path, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("state %s: %w", s.path, err)
+	}
+	mem, gen, err := readSnapshot(s.path, s.user)
+	if err != nil {
+		return err
+	}
+	js, err := readJournal(s.jpath, gen, mem)
+	if err != nil {
+		return err
+	}
+	if js.valid > 0 && !js.stale {
+		s.jf, err = openJournal(s.jpath, js.valid)
+		s.jsize = js.valid
+	} else {
+		s.jf, s.jsize, err = createJournal(s.jpath, gen)
+	}
+	if err != nil {
+		return err
+	}
+	s.mem, s.gen, s.dirty = mem, gen, js.records > 0
+	return nil
+}
+
+// Close compacts the state if anything changed since it was loaded or last
+// compacted, and releases the lock. The Store cannot be used afterwards.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("state %s: %w", s.path, errClosed)
+	}
+	var errs []error
+	if s.dirty || s.broken != nil {
+		if err := s.compactLocked(); err != nil {
+			errs = append(errs, err)
+			if s.broken == nil { // at least make the journal durable
+				if err := s.jf.Sync(); err != nil {
+					errs = append(errs, fmt.Errorf("state %s: fsync: %w", s.jpath, err))
+				}
+			}
+		}
+	}
+	s.closed = true
+	s.fmu.Lock()
+	jf := s.jf
+	s.jf = nil
+	s.fmu.Unlock()
+	if err := jf.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("state %s: %w", s.jpath, err))
+	}
+	if err := unlockFile(s.lock); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Path returns the main state file (the snapshot), for messages.
+func (s *Store) Path() string { return s.path }
+
+// User returns the user the state belongs to.
+func (s *Store) User() string { return s.user }
+
+// Folders returns the source names of all folders, sorted.
+func (s *Store) Folders() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.mem.folders))
+}
+
+// Folder returns a deep copy of the folder with source name src.
+func (s *Store) Folder(src string) (Folder, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.mem.folders[src]
+	if !ok {
+		return Folder{}, false
+	}
+	return cloneFolder(f), true
+}
+
+// usable reports why the store cannot take a write, if it cannot.
+func (s *Store) usable() error {
+	if s.closed {
+		return fmt.Errorf("state %s: %w", s.path, errClosed)
+	}
+	return s.broken
+}
+
+// write appends r to the journal (no fsync) and applies it to memory; s.mu
+// is held. A failed write is cut off again so that the journal never holds
+// garbage before a later record.
+func (s *Store) write(r *record) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if err := s.mem.check(r); err != nil {
+		return fmt.Errorf("state %s: %w", s.path, err)
+	}
+	b, err := encodeRecord(r)
+	if err != nil {
+		return fmt.Errorf("state %s: encode %s record: %w", s.jpath, r.Op, err)
+	}
+	n, err := s.jf.Write(b)
+	if err != nil {
+		err = fmt.Errorf("state %s: write journal: %w", s.jpath, err)
+		if n > 0 {
+			if terr := s.jf.Truncate(s.jsize); terr != nil {
+				s.broken = fmt.Errorf("state %s: journal has a partial record (%w); Compact to recover", s.jpath, terr)
+			}
+		}
+		return err
+	}
+	s.jsize += int64(n)
+	s.mem.mutate(r)
+	s.dirty = true
+	return nil
+}
+
+// syncUnlock fsyncs the journal; it is called with s.mu held and releases
+// it first, so that other goroutines can append while the disk works.
+func (s *Store) syncUnlock() error {
+	f := s.jf
+	s.fmu.RLock()
+	s.mu.Unlock()
+	err := f.Sync()
+	s.fmu.RUnlock()
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("state %s: fsync: %w", s.jpath, err)
+	s.mu.Lock()
+	if s.jf == f && s.broken == nil { // after a failed fsync the page cache is not to be trusted
+		s.broken = err
+	}
+	s.mu.Unlock()
+	return err
+}
+
+// Sync makes every record written so far durable (one fsync of the
+// journal: call it once per batch, not per message).
+func (s *Store) Sync() error {
+	s.mu.Lock()
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	return s.syncUnlock()
+}
+
+// Compact writes a full snapshot atomically and starts an empty journal.
+// Everything written before it is durable when it returns.
+func (s *Store) Compact() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("state %s: %w", s.path, errClosed)
+	}
+	return s.compactLocked()
+}
+
+// compactLocked is Compact with s.mu held. Order matters for crash safety:
+// the new snapshot (generation g+1) is durable before the journal is
+// replaced, so the old journal (generation g) is at worst read as stale.
+func (s *Store) compactLocked() error {
+	gen := s.gen + 1
+	if err := writeSnapshot(s.path, s.user, gen, s.mem); err != nil {
+		return err // the old snapshot and journal are intact
+	}
+	s.gen = gen
+	s.dirty = false
+	f, size, err := createJournal(s.jpath, gen)
+	if err != nil {
+		// The old journal is stale now: appending to it would be lost.
+		s.broken = fmt.Errorf("state %s: no journal after compaction (%w); Compact again", s.jpath, err)
+		return err
+	}
+	s.fmu.Lock()
+	old := s.jf
+	s.jf, s.jsize = f, size
+	s.fmu.Unlock()
+	s.broken = nil
+	if err := old.Close(); err != nil {
+		return fmt.Errorf("state %s: %w", s.jpath, err)
+	}
+	return nil
+}
