@@ -1,0 +1,227 @@
+package state
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"testing"
+)
+
+// fullState writes folders using every field (odd bytes included) and
+// returns what the store must then hold.
+func fullState(t *testing.T, s *Store) map[string]Folder {
+	t.Helper()
+	inbox := Folder{
+		Src: "INBOX", Dst: "INBOX",
+		SrcUIDValidity: 1, DstUIDValidity: 4294967295,
+		SrcUIDNext: 10, DstUIDNext: 4294967294,
+		SrcMessages: 3, DstMessages: 2,
+		SrcHighestModSeq: 1<<63 + 5, DstHighestModSeq: 0,
+	}
+	odd := Folder{Src: "Données/Été \"2024\" <&>", Dst: "Archiv.Daten", SrcUIDValidity: 3, DstUIDValidity: 5}
+	bad := Folder{Src: "latin1-\xe9\xff", Dst: "dst-\x00\xc3", SrcUIDValidity: 8}
+	for _, f := range []Folder{inbox, odd, bad} {
+		must(t, s.PutFolder(f))
+	}
+	inboxMsgs := map[uint32]Message{
+		1:          {DstUID: 101, Flags: []string{`\Seen`, `\Answered`, `\Seen`}, Size: 1234, Date: 1700000000, ID: "<a@b.example>"},
+		2:          {DstUID: 102, Size: 0, Date: -5, ID: ""},
+		4294967295: {DstUID: 0, Flags: []string{"$Label1", `\Flagged`}, Size: 1 << 40, Date: 253402300799, ID: "sha256:\xde\xad\xbe\xef", DeletedOnDst: true},
+	}
+	must(t, s.PutMessages("INBOX", inboxMsgs))
+	must(t, s.PutMessages(odd.Src, map[uint32]Message{7: {DstUID: 8, Flags: []string{"kw\xff", "ключ"}, ID: "<x\"y\\z\n@q>"}}))
+	must(t, s.SetFlags("INBOX", map[uint32][]string{2: {`\Deleted`, `\Draft`}}))
+	must(t, s.SetIntent("INBOX", &Intent{SrcUIDs: []uint32{5, 3, 9}, DstUIDNext: 103, DstUIDValidity: 4294967295}))
+	must(t, s.SetIntent(bad.Src, &Intent{DstUIDNext: 1}))
+
+	inbox.Messages = map[uint32]Message{
+		1:          {DstUID: 101, Flags: []string{`\Answered`, `\Seen`}, Size: 1234, Date: 1700000000, ID: "<a@b.example>"},
+		2:          {DstUID: 102, Flags: []string{`\Deleted`, `\Draft`}, Date: -5},
+		4294967295: {Flags: []string{"$Label1", `\Flagged`}, Size: 1 << 40, Date: 253402300799, ID: "sha256:\xde\xad\xbe\xef", DeletedOnDst: true},
+	}
+	inbox.Intent = &Intent{SrcUIDs: []uint32{5, 3, 9}, DstUIDNext: 103, DstUIDValidity: 4294967295}
+	odd.Messages = map[uint32]Message{7: {DstUID: 8, Flags: []string{"kw\xff", "ключ"}, ID: "<x\"y\\z\n@q>"}}
+	bad.Messages = map[uint32]Message{}
+	bad.Intent = &Intent{DstUIDNext: 1}
+	return map[string]Folder{inbox.Src: inbox, odd.Src: odd, bad.Src: bad}
+}
+
+func TestRoundTrip(t *testing.T) {
+	tests := []struct {
+		name   string
+		finish func(t *testing.T, s *Store) // how the first run ends
+	}{
+		{"close", func(t *testing.T, s *Store) { must(t, s.Close()) }},
+		{"compact then close", func(t *testing.T, s *Store) { must(t, s.Compact()); must(t, s.Close()) }},
+		{"journal only (no Close, lock released)", func(t *testing.T, s *Store) {
+			must(t, s.Sync())
+			// Simulate a dying process: drop the lock without compacting.
+			s.mu.Lock()
+			s.closed = true
+			s.jf.Close()
+			s.mu.Unlock()
+			must(t, unlockFile(s.lock))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := open(t, dir)
+			want := fullState(t, s)
+			sameState(t, "live", all(s), want)
+			tt.finish(t, s)
+			s2 := open(t, dir)
+			sameState(t, "reopened", all(s2), want)
+			if got := s2.Folders(); !slices.IsSorted(got) || len(got) != 3 {
+				t.Errorf("Folders() = %q", got)
+			}
+			// And once more after the reopened store compacts.
+			must(t, s2.Compact())
+			must(t, s2.Close())
+			sameState(t, "compacted again", all(open(t, dir)), want)
+		})
+	}
+}
+
+func TestFolderIsDeepCopy(t *testing.T) {
+	s := open(t, t.TempDir())
+	fill(t, s, "INBOX", 4)
+	f, _ := s.Folder("INBOX")
+	before, _ := s.Folder("INBOX")
+	f.Messages[2].Flags[0] = "mutated"
+	f.Messages[1] = Message{}
+	delete(f.Messages, 3)
+	f.Intent = &Intent{}
+	g, _ := s.Folder("INBOX")
+	// Appending to one message's flags must not reach another's.
+	m1, m2 := g.Messages[1], g.Messages[2]
+	_ = append(m1.Flags, "x")
+	if m2.Flags[0] != "$Forwarded" {
+		t.Errorf("append leaked into another message: %q", m2.Flags)
+	}
+	if !reflect.DeepEqual(g, before) {
+		t.Errorf("store changed through a copy:\n got  %+v\n want %+v", g, before)
+	}
+	if _, ok := s.Folder("nope"); ok {
+		t.Error("Folder of unknown folder reported ok")
+	}
+}
+
+func TestOperations(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	fill(t, s, "INBOX", 8)
+	must(t, s.SetIntent("INBOX", &Intent{SrcUIDs: []uint32{9}, DstUIDNext: 1009, DstUIDValidity: 9}))
+
+	// PutFolder updates metadata only.
+	must(t, s.PutFolder(Folder{Src: "INBOX", Dst: "New", SrcUIDValidity: 7, DstUIDValidity: 9, SrcUIDNext: 50,
+		Messages: map[uint32]Message{99: {}}, Intent: &Intent{DstUIDNext: 1}}))
+	f, _ := s.Folder("INBOX")
+	if f.Dst != "New" || f.SrcUIDNext != 50 || len(f.Messages) != 8 || f.Intent == nil || f.Intent.DstUIDNext != 1009 {
+		t.Errorf("after PutFolder: %+v", f.meta())
+	}
+
+	must(t, s.DeleteMessages("INBOX", []uint32{2, 3, 77}))
+	f, _ = s.Folder("INBOX")
+	if _, ok := f.Messages[2]; ok || len(f.Messages) != 6 {
+		t.Errorf("after DeleteMessages: %d messages", len(f.Messages))
+	}
+
+	must(t, s.SetIntent("INBOX", nil))
+	if f, _ = s.Folder("INBOX"); f.Intent != nil {
+		t.Errorf("intent not cleared: %+v", f.Intent)
+	}
+
+	must(t, s.SetFlags("INBOX", map[uint32][]string{1: nil, 4: {"b", "a", "b"}}))
+	f, _ = s.Folder("INBOX")
+	if f.Messages[1].Flags != nil || !slices.Equal(f.Messages[4].Flags, []string{"a", "b"}) {
+		t.Errorf("flags: %q %q", f.Messages[1].Flags, f.Messages[4].Flags)
+	}
+
+	must(t, s.SetIntent("INBOX", &Intent{SrcUIDs: []uint32{1}}))
+	must(t, s.ResetFolder("INBOX"))
+	f, _ = s.Folder("INBOX")
+	want := Folder{Src: "INBOX", Dst: "New", SrcUIDValidity: 7, DstUIDValidity: 9, Messages: map[uint32]Message{}}
+	if !reflect.DeepEqual(f, want) {
+		t.Errorf("after ResetFolder:\n got  %+v\n want %+v", f, want)
+	}
+
+	fill(t, s, "Sent", 2)
+	must(t, s.RemoveFolder("Sent"))
+	must(t, s.RemoveFolder("never existed"))
+	if got := s.Folders(); !slices.Equal(got, []string{"INBOX"}) {
+		t.Errorf("Folders() = %q", got)
+	}
+
+	final := all(s)
+	must(t, s.Close())
+	sameState(t, "reopened", all(open(t, dir)), final)
+}
+
+func TestInvalidCalls(t *testing.T) {
+	s := open(t, t.TempDir())
+	fill(t, s, "INBOX", 2)
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"PutFolder empty src", func() error { return s.PutFolder(Folder{Dst: "x"}) }},
+		{"PutMessages unknown folder", func() error { return s.PutMessages("nope", map[uint32]Message{1: {}}) }},
+		{"PutMessages uid 0", func() error { return s.PutMessages("INBOX", map[uint32]Message{0: {}}) }},
+		{"SetFlags unknown folder", func() error { return s.SetFlags("nope", map[uint32][]string{1: nil}) }},
+		{"SetFlags unknown uid", func() error { return s.SetFlags("INBOX", map[uint32][]string{1: {"x"}, 5: nil}) }},
+		{"DeleteMessages unknown folder", func() error { return s.DeleteMessages("nope", []uint32{1}) }},
+		{"ResetFolder unknown folder", func() error { return s.ResetFolder("nope") }},
+		{"SetIntent unknown folder", func() error { return s.SetIntent("nope", &Intent{}) }},
+	}
+	before := all(s)
+	for _, tt := range tests {
+		if err := tt.call(); err == nil {
+			t.Errorf("%s: no error", tt.name)
+		}
+	}
+	sameState(t, "after invalid calls", all(s), before)
+	// Nothing bad may have reached the journal either: it replays cleanly.
+	must(t, s.Sync())
+	m, gen, err := readSnapshot(s.path, s.user)
+	must(t, err)
+	js, err := readJournal(s.jpath, gen, m)
+	if err != nil || js.records != 2 || js.torn {
+		t.Errorf("journal after invalid calls: %+v, %v; want the 2 records of fill", js, err)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	s := open(t, t.TempDir())
+	fill(t, s, "INBOX", 1)
+	must(t, s.Close())
+	for name, err := range map[string]error{
+		"Close":       s.Close(),
+		"PutFolder":   s.PutFolder(Folder{Src: "x"}),
+		"PutMessages": s.PutMessages("INBOX", map[uint32]Message{2: {}}),
+		"Sync":        s.Sync(),
+		"Compact":     s.Compact(),
+		"SetIntent":   s.SetIntent("INBOX", nil),
+	} {
+		if !errors.Is(err, errClosed) {
+			t.Errorf("%s after Close: %v, want errClosed", name, err)
+		}
+	}
+}
+
+func TestNoChangeWritesNothing(t *testing.T) {
+	s := open(t, t.TempDir())
+	fill(t, s, "INBOX", 3)
+	f, _ := s.Folder("INBOX")
+	must(t, s.Compact())
+	size := s.jsize
+	must(t, s.PutFolder(f))
+	must(t, s.PutMessages("INBOX", nil))
+	must(t, s.SetFlags("INBOX", map[uint32][]string{1: {`\Seen`}}))
+	must(t, s.DeleteMessages("INBOX", []uint32{42}))
+	must(t, s.RemoveFolder("other"))
+	must(t, s.SetIntent("INBOX", nil))
+	if s.jsize != size || s.dirty {
+		t.Errorf("no-op calls wrote %d bytes (dirty %v)", s.jsize-size, s.dirty)
+	}
+}
