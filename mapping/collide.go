@@ -51,9 +51,9 @@ func (b *builder) collisions(cands []*candidate) []error {
 	return errs
 }
 
-// hint tells how to resolve a collision: keep one source (an explicit
-// Map, else the one with the role attribute, else the one that lands
-// there under its own name, else the first), and for each other one
+// hint tells how to resolve a collision: keep one source (the one with
+// the role attribute, else the one that lands there under its own name,
+// else an explicit Map, else the first), and for each other one
 // offer a --map that keeps it apart, a --map that merges it and an
 // --exclude that skips it.
 func (b *builder) hint(g []*candidate, spellings bool) string {
@@ -88,11 +88,11 @@ func (b *builder) hint(g []*candidate, spellings bool) string {
 // in the destination; lowest is kept.
 func keepRank(c *candidate) int {
 	switch {
-	case c.mapped:
-		return 0
 	case c.role != "" && c.byAttr:
+		return 0
+	case c.dst == c.plain && !c.mapped:
 		return 1
-	case c.dst == c.plain:
+	case c.mapped:
 		return 2
 	}
 	return 3
