@@ -148,13 +148,28 @@ func TestCorruptSnapshot(t *testing.T) {
 		{"trailer missing", func(b []byte) []byte {
 			i := bytes.LastIndex(b[:len(b)-1], []byte("\n"))
 			return b[:i+1]
-		}, ErrCorrupt, "line 2"},
+		}, ErrCorrupt, "line 6: state file is corrupt: snapshot ends early"},
+		{"message line missing", func(b []byte) []byte {
+			return bytes.Replace(b, []byte("[2,1002,"), []byte("{\"end\":true,"), 1)
+		}, ErrCorrupt, "line 4"},
+		{"damaged message line", func(b []byte) []byte {
+			return bytes.Replace(b, []byte("[2,1002,"), []byte("[2,,1002,"), 1)
+		}, ErrCorrupt, "line 4"},
+		{"message line with too few fields", func(b []byte) []byte {
+			return bytes.Replace(b, []byte("[2,1002,"), []byte("[2,"), 1)
+		}, ErrCorrupt, "line 4"},
+		{"duplicate UID", func(b []byte) []byte {
+			return bytes.Replace(b, []byte("[2,1002,"), []byte("[1,1002,"), 1)
+		}, ErrCorrupt, "line 4"},
 		{"damaged folder line", func(b []byte) []byte {
-			return bytes.Replace(b, []byte(`"msgs":[`), []byte(`"msgs":[[`), 1)
+			return bytes.Replace(b, []byte(`"flagsets":[`), []byte(`"flagsets":[[`), 1)
 		}, ErrCorrupt, "line 2"},
 		{"flag set out of range", func(b []byte) []byte {
-			return bytes.Replace(b, []byte(`"f":1`), []byte(`"f":9`), 1)
-		}, ErrCorrupt, "flag set 9"},
+			return bytes.Replace(b, []byte("[1,1001,1,"), []byte("[1,1001,9,"), 1)
+		}, ErrCorrupt, "line 3: state file is corrupt: folder \"INBOX\": UID 1: flag set 9 of 2"},
+		{"data after trailer", func(b []byte) []byte {
+			return append(b, "[5,5,0,0,0,\"\",0]\n"...)
+		}, ErrCorrupt, "line 7"},
 		{"other user", func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`"user":"alice"`), []byte(`"user":"mallory"`), 1)
 		}, ErrCorrupt, `"mallory"`},

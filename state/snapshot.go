@@ -7,21 +7,26 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
 // A snapshot is JSON lines, written whole to a temporary file and renamed:
 //
 //	{"version":1,"user":"alice","gen":7,"folders":2}
-//	{"folder":{"src":"INBOX",...,"intent":{...}},"flagsets":[["\\Seen"]],"msgs":[{"u":1,"d":5,"f":1,...},...]}
-//	...one line per folder, sorted by source name, messages by source UID...
+//	{"folder":{"src":"INBOX","dst":"INBOX",...,"intent":{...}},"flagsets":[["\\Seen"]],"messages":2}
+//	[1,1001,1,2048,1700000000,"<a@b>",0]
+//	[2,1002,0,512,1700000100,"",1]
+//	...the next folder line and its messages...
 //	{"end":true,"folders":2,"messages":1234}
 //
-// The trailer makes a cut file detectable even at a line boundary.
+// Folders are sorted by source name, messages by source UID. A message line
+// is [srcUID, dstUID, flag set (1-based index into flagsets, 0 = none),
+// size, INTERNALDATE, ID, deleted on destination (0/1)]; one line each
+// keeps the file compact, fast to parse (see msgline.go) and lets errors
+// name the line. The trailer makes a file cut at a line boundary
+// detectable.
 
 type snapHeader struct {
 	Version int    `json:"version"`
@@ -33,7 +38,7 @@ type snapHeader struct {
 type snapFolder struct {
 	Folder   *wireFolder `json:"folder"`
 	FlagSets [][]text    `json:"flagsets,omitempty"`
-	Msgs     []snapMsg   `json:"msgs"`
+	Messages int         `json:"messages"`
 }
 
 type snapEnd struct {
@@ -71,17 +76,43 @@ func encodeSnapshot(f *os.File, user string, gen uint64, m *memory) error {
 	w := bufio.NewWriterSize(f, 1<<20)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	names := slices.Sorted(maps.Keys(m.folders))
+	names := sortedKeys(m.folders)
 	if err := enc.Encode(snapHeader{Version: formatVersion, User: text(user), Gen: gen, Folders: len(names)}); err != nil {
 		return err
 	}
 	total := 0
+	var line []byte
 	for _, name := range names {
 		fo := m.folders[name]
-		if err := enc.Encode(snapFolderOf(fo)); err != nil {
+		uids := sortedUIDs(fo.Messages)
+		head := snapFolder{Folder: toWireFolder(fo), Messages: len(uids)}
+		head.Folder.Intent = toWireIntent(fo.Intent)
+		index := map[string]int{} // flag set -> 1-based number
+		sets := make([]int, len(uids))
+		for i, uid := range uids {
+			flags := fo.Messages[uid].Flags
+			if len(flags) == 0 {
+				continue
+			}
+			key := strings.Join(flags, "\x00")
+			n := index[key]
+			if n == 0 {
+				head.FlagSets = append(head.FlagSets, texts(flags))
+				n = len(head.FlagSets)
+				index[key] = n
+			}
+			sets[i] = n
+		}
+		if err := enc.Encode(head); err != nil {
 			return err
 		}
-		total += len(fo.Messages)
+		for i, uid := range uids {
+			line = appendMsgLine(line[:0], uid, sets[i], fo.Messages[uid])
+			if _, err := w.Write(line); err != nil {
+				return err
+			}
+		}
+		total += len(uids)
 	}
 	if err := enc.Encode(snapEnd{End: true, Folders: len(names), Messages: total}); err != nil {
 		return err
@@ -89,29 +120,27 @@ func encodeSnapshot(f *os.File, user string, gen uint64, m *memory) error {
 	return w.Flush()
 }
 
-// snapFolderOf converts a folder, numbering its distinct flag sets.
-func snapFolderOf(fo *Folder) snapFolder {
-	sf := snapFolder{Folder: toWireFolder(fo), Msgs: make([]snapMsg, 0, len(fo.Messages))}
-	sf.Folder.Intent = toWireIntent(fo.Intent)
-	index := map[string]int{}
-	for _, uid := range sortedUIDs(fo.Messages) {
-		msg := fo.Messages[uid]
-		fi := 0
-		if len(msg.Flags) > 0 {
-			key := strings.Join(msg.Flags, "\x00")
-			fi = index[key]
-			if fi == 0 {
-				sf.FlagSets = append(sf.FlagSets, texts(msg.Flags))
-				fi = len(sf.FlagSets)
-				index[key] = fi
-			}
-		}
-		i, ib := setID(msg.ID)
-		sf.Msgs = append(sf.Msgs, snapMsg{
-			U: uid, D: msg.DstUID, F: fi, S: msg.Size, T: msg.Date, I: i, IB: ib, X: msg.DeletedOnDst,
-		})
+// lineReader walks the lines of a whole file, all of which must end in a
+// newline: the file was renamed into place whole, so a cut line is damage,
+// not a crash in progress.
+type lineReader struct {
+	path string
+	data []byte
+	n    int // number of the line last returned
+}
+
+func (r *lineReader) next() ([]byte, error) {
+	if len(r.data) == 0 {
+		return nil, corruptf(r.path, r.n+1, "snapshot ends early")
 	}
-	return sf
+	r.n++
+	i := bytes.IndexByte(r.data, '\n')
+	if i < 0 {
+		return nil, corruptf(r.path, r.n, "snapshot cut short (no newline)")
+	}
+	line := r.data[:i]
+	r.data = r.data[i+1:]
+	return line, nil
 }
 
 // readSnapshot loads path into a new memory. A missing file is the empty
@@ -125,94 +154,103 @@ func readSnapshot(path, user string) (*memory, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("state %s: %w", path, err)
 	}
-	if len(data) == 0 {
-		return nil, 0, corruptf(path, 1, "empty snapshot")
+	r := &lineReader{path: path, data: data}
+	line, err := r.next()
+	if err != nil {
+		return nil, 0, err
 	}
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	if last := lines[len(lines)-1]; len(last) == 0 {
-		lines = lines[:len(lines)-1]
-	}
-	// Every line must end in a newline: the file was renamed into place
-	// whole, so a cut one is damage, not a crash in progress.
-	if last := lines[len(lines)-1]; last[len(last)-1] != '\n' {
-		return nil, 0, corruptf(path, len(lines), "snapshot cut short (no newline)")
-	}
-
 	var v struct {
 		Version int `json:"version"`
 	}
-	if err := json.Unmarshal(lines[0], &v); err != nil {
+	if err := json.Unmarshal(line, &v); err != nil {
 		return nil, 0, corruptf(path, 1, "snapshot header: %v", err)
 	}
 	if err := checkVersion(path, v.Version); err != nil {
 		return nil, 0, err
 	}
 	var h snapHeader
-	if err := json.Unmarshal(lines[0], &h); err != nil {
+	if err := json.Unmarshal(line, &h); err != nil {
 		return nil, 0, corruptf(path, 1, "snapshot header: %v", err)
 	}
 	if string(h.User) != user {
 		return nil, 0, corruptf(path, 1, "snapshot is of user %q, not %q", h.User, user)
 	}
-	if h.Folders < 0 || len(lines) != h.Folders+2 {
-		return nil, 0, corruptf(path, len(lines), "snapshot has %d lines, header announces %d folders", len(lines), h.Folders)
-	}
 	total := 0
-	for i := 1; i <= h.Folders; i++ {
-		var sf snapFolder
-		if err := json.Unmarshal(lines[i], &sf); err != nil {
-			return nil, 0, corruptf(path, i+1, "%v", err)
+	for range h.Folders {
+		n, err := m.readFolder(r)
+		if err != nil {
+			return nil, 0, err
 		}
-		if err := m.loadFolder(&sf); err != nil {
-			return nil, 0, corruptf(path, i+1, "%v", err)
-		}
-		total += len(sf.Msgs)
+		total += n
+	}
+	if line, err = r.next(); err != nil {
+		return nil, 0, err
 	}
 	var end snapEnd
-	n := len(lines)
-	if err := json.Unmarshal(lines[n-1], &end); err != nil {
-		return nil, 0, corruptf(path, n, "snapshot trailer: %v", err)
+	if err := json.Unmarshal(line, &end); err != nil {
+		return nil, 0, corruptf(path, r.n, "snapshot trailer: %v", err)
 	}
 	if !end.End || end.Folders != h.Folders || end.Messages != total {
-		return nil, 0, corruptf(path, n, "snapshot trailer %+v does not match %d folders, %d messages", end, h.Folders, total)
+		return nil, 0, corruptf(path, r.n, "snapshot trailer %+v does not match %d folders, %d messages", end, h.Folders, total)
+	}
+	if len(r.data) != 0 {
+		return nil, 0, corruptf(path, r.n+1, "data after the snapshot trailer")
 	}
 	return m, h.Gen, nil
 }
 
-// loadFolder adds one snapshot folder line to m.
-func (m *memory) loadFolder(sf *snapFolder) error {
+// readFolder reads one folder line and its message lines into m and
+// returns the number of messages.
+func (m *memory) readFolder(r *lineReader) (int, error) {
+	line, err := r.next()
+	if err != nil {
+		return 0, err
+	}
+	var sf snapFolder
+	if err := json.Unmarshal(line, &sf); err != nil {
+		return 0, corruptf(r.path, r.n, "folder: %v", err)
+	}
 	if sf.Folder == nil || sf.Folder.Src == "" {
-		return errors.New("folder without source name")
+		return 0, corruptf(r.path, r.n, "folder without source name")
 	}
 	src := string(sf.Folder.Src)
 	if _, dup := m.folders[src]; dup {
-		return fmt.Errorf("folder %q twice", src)
+		return 0, corruptf(r.path, r.n, "folder %q twice", src)
+	}
+	if sf.Messages < 0 {
+		return 0, corruptf(r.path, r.n, "folder %q: %d messages", src, sf.Messages)
 	}
 	f := sf.Folder.folder()
 	f.Intent = sf.Folder.Intent.intent()
-	f.Messages = make(map[uint32]Message, len(sf.Msgs))
+	f.Messages = make(map[uint32]Message, min(sf.Messages, len(r.data)/16))
 	sets := make([][]string, len(sf.FlagSets))
 	for i, set := range sf.FlagSets {
 		sets[i] = m.internFlags(strs(set))
 	}
-	for _, w := range sf.Msgs {
-		if w.U == 0 {
-			return fmt.Errorf("folder %q: source UID 0", src)
+	for range sf.Messages {
+		if line, err = r.next(); err != nil {
+			return 0, err
 		}
-		if _, dup := f.Messages[w.U]; dup {
-			return fmt.Errorf("folder %q: source UID %d twice", src, w.U)
+		uid, set, msg, err := parseMsgLine(line)
+		if err != nil {
+			return 0, corruptf(r.path, r.n, "folder %q: message: %v", src, err)
 		}
-		if w.F < 0 || w.F > len(sets) {
-			return fmt.Errorf("folder %q: UID %d: flag set %d of %d", src, w.U, w.F, len(sets))
+		if uid == 0 {
+			return 0, corruptf(r.path, r.n, "folder %q: source UID 0", src)
 		}
-		msg := Message{DstUID: w.D, Size: w.S, Date: w.T, ID: getID(w.I, w.IB), DeletedOnDst: w.X}
-		if w.F > 0 {
-			msg.Flags = sets[w.F-1]
+		if _, dup := f.Messages[uid]; dup {
+			return 0, corruptf(r.path, r.n, "folder %q: source UID %d twice", src, uid)
 		}
-		f.Messages[w.U] = msg
+		if set < 0 || set > len(sets) {
+			return 0, corruptf(r.path, r.n, "folder %q: UID %d: flag set %d of %d", src, uid, set, len(sets))
+		}
+		if set > 0 {
+			msg.Flags = sets[set-1]
+		}
+		f.Messages[uid] = msg
 	}
 	m.folders[src] = &f
-	return nil
+	return sf.Messages, nil
 }
 
 // checkVersion accepts only formatVersion.

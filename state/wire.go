@@ -167,19 +167,6 @@ type wireMsg struct {
 	X  bool   `json:"x,omitempty"`  // deleted on destination
 }
 
-// snapMsg is a message in a snapshot: like wireMsg, but the flags are an
-// index (1-based, 0 = none) into the folder's table of flag sets.
-type snapMsg struct {
-	U  uint32 `json:"u"`
-	D  uint32 `json:"d"`
-	F  int    `json:"f,omitempty"`
-	S  int64  `json:"s,omitempty"`
-	T  int64  `json:"t,omitempty"`
-	I  string `json:"i,omitempty"`
-	IB []byte `json:"ib,omitempty"`
-	X  bool   `json:"x,omitempty"`
-}
-
 // wireFlags is one message's new flags in a "flags" record.
 type wireFlags struct {
 	U uint32 `json:"u"`
