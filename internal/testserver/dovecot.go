@@ -188,22 +188,10 @@ var placeholder = regexp.MustCompile(`@[A-Z]+@`)
 
 // render fills the templates of testdata/dovecot for this instance and writes options.conf.
 func (d *Dovecot) render() error {
-	root, err := repoRoot()
-	if err != nil {
-		return err
-	}
 	main := d.Kind.String() + ".conf"
 	r := strings.NewReplacer("@DIR@", d.Dir, "@PORT@", strconv.Itoa(d.port))
 	for _, name := range []string{"common.conf", main} {
-		tmpl, err := os.ReadFile(filepath.Join(root, "testdata", "dovecot", name))
-		if err != nil {
-			return err
-		}
-		out := r.Replace(string(tmpl))
-		if p := placeholder.FindString(out); p != "" {
-			return fmt.Errorf("testdata/dovecot/%s: unknown placeholder %s", name, p)
-		}
-		if err := os.WriteFile(filepath.Join(d.Dir, name), []byte(out), 0o644); err != nil {
+		if err := renderFile(filepath.Join("dovecot", name), filepath.Join(d.Dir, name), r); err != nil {
 			return err
 		}
 	}
