@@ -35,10 +35,10 @@ func TestBuildDestinations(t *testing.T) {
 			want: map[string]string{"INBOX": "INBOX", "inbox.Work": "Work"},
 		},
 		{
-			name: "prefix empty but everything under INBOX (Cyrus): children become top-level",
-			src:  server('.', "", "INBOX", "INBOX.Sub", "INBOX.Sub.Deep", `INBOX.Parent|\Noselect`, "INBOX.Parent.Kid"),
-			dst:  empty,
-			want: map[string]string{"INBOX": "INBOX", "INBOX.Sub": "Sub", "INBOX.Sub.Deep": "Sub/Deep", "INBOX.Parent.Kid": "Parent/Kid"},
+			name:    "prefix empty but everything under INBOX (Cyrus): children become top-level",
+			src:     server('.', "", "INBOX", "INBOX.Sub", "INBOX.Sub.Deep", `INBOX.Parent|\Noselect`, "INBOX.Parent.Kid"),
+			dst:     empty,
+			want:    map[string]string{"INBOX": "INBOX", "INBOX.Sub": "Sub", "INBOX.Sub.Deep": "Sub/Deep", "INBOX.Parent.Kid": "Parent/Kid"},
 			skipped: []string{"INBOX.Parent"},
 		},
 		{
@@ -169,11 +169,11 @@ func TestBuildDestinations(t *testing.T) {
 			skipped: []string{"Private", "Work/Old"},
 		},
 		{
-			name:  "map overrides exclude and role, exactly that source",
-			src:   server('/', "", "INBOX", "Sent Items", "Sent Items/2019", "Private"),
-			dst:   newDovecot(),
-			rules: Rules{Exclude: res(`.`), Map: []MapRule{{Src: "Sent Items", Dst: "Archive/Sent"}, {Src: "Private", Dst: "inbox/Private"}}},
-			want:  map[string]string{"Sent Items": "Archive/Sent", "Private": "INBOX/Private"},
+			name:    "map overrides exclude and role, exactly that source",
+			src:     server('/', "", "INBOX", "Sent Items", "Sent Items/2019", "Private"),
+			dst:     newDovecot(),
+			rules:   Rules{Exclude: res(`.`), Map: []MapRule{{Src: "Sent Items", Dst: "Archive/Sent"}, {Src: "Private", Dst: "inbox/Private"}}},
+			want:    map[string]string{"Sent Items": "Archive/Sent", "Private": "INBOX/Private"},
 			skipped: []string{"INBOX", "Sent Items/2019"},
 		},
 		{
