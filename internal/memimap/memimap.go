@@ -13,10 +13,10 @@
 // It is not a substitute for real servers. Behaviour to know about:
 //
 //   - The hierarchy delimiter is always "/".
-//   - Keywords are stored lowercased: APPEND or STORE "Work" or "$Forwarded"
-//     comes back as "work" / "$forwarded". System flags come back in their
-//     canonical form (the client re-canonicalises them). Compare keywords
-//     case-insensitively. FETCH FLAGS order is random.
+//   - Keywords are stored lowercased: APPEND or STORE "Work" comes back as
+//     "work". System flags come back in their canonical form (the client
+//     re-canonicalises them). Compare keywords case-insensitively. FETCH
+//     FLAGS order is random.
 //   - UIDVALIDITY comes from a per-user counter that starts at 1 (INBOX is 1
 //     for every user, then each CREATE, including auto-created parents, takes
 //     the next value). A deleted and re-created mailbox gets a new value. The
@@ -24,8 +24,24 @@
 //     between server instances.
 //   - No CONDSTORE/QRESYNC, QUOTA, METADATA, ACL, ID, COMPRESS, MULTIAPPEND.
 //     UIDPLUS is always on (APPENDUID, COPYUID).
+//   - The go-imap client re-canonicalises the keywords it knows ($Forwarded,
+//     $MDNSent, $Junk, $NotJunk, $Phishing, $Important), so those come back
+//     in their usual spelling; other keywords ("Work") come back lowercased.
+//   - Mailboxes: CREATE makes missing parents (as real, selectable
+//     mailboxes), so there is never a \Noselect or \NonExistent entry; LIST
+//     reports \HasChildren/\HasNoChildren. DELETE of a mailbox with children
+//     is refused with NO [HASCHILDREN], DELETE INBOX with NO [CANNOT]. RENAME
+//     moves children and keeps UIDVALIDITY. Names with '*', '%', invalid
+//     UTF-8 or empty levels are refused. "inbox/x" is stored as "INBOX/x".
+//   - EXAMINE is really read-only here (FETCH BODY[] does not set \Seen, STORE
+//     and MOVE fail, CLOSE does not expunge, plain EXPUNGE is a silent no-op).
+//     COPY into the selected mailbox itself is refused (memserver).
+//   - Do not ENABLE IMAP4rev2 or UTF8=ACCEPT from a go-imap client: the server
+//     then sends raw UTF-8 names, which the client still decodes as UTF-7.
 //   - Each connection handles one command at a time; pipelined commands
-//     queue. Any number of connections may be open.
+//     queue. Any number of connections may be open; all share the same
+//     per-user storage, protected by mutexes. Server timeouts (imapserver):
+//     30 s per command line, 35 min idle, 5 min per literal, 50 KiB command.
 package memimap
 
 import (
@@ -245,8 +261,10 @@ func (s *Server) AddUser(name, password string) error {
 //	IDLE, UNSELECT (also CLOSE), EXPUNGE (also the implicit expunge of
 //	CLOSE), SEARCH, FETCH, STORE, COPY, MOVE.
 //
-// UID variants use the plain name ("UID FETCH" -> "FETCH"). CAPABILITY,
-// NOOP, CHECK, LOGOUT, ENABLE and STARTTLS are not hooked.
+// UID variants use the plain name ("UID FETCH" -> "FETCH"). SELECT or
+// EXAMINE while a mailbox is selected first calls UNSELECT. CAPABILITY,
+// NOOP, CHECK, LOGOUT, ENABLE and STARTTLS are not hooked. A connection
+// refused at CONNECT is not counted by Connections.
 //
 // If fn returns an *imap.Error it becomes the tagged response (for example
 // &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit,
