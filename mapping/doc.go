@@ -16,7 +16,9 @@
 // destination prefix, so a destination with prefix "INBOX." gets "INBOX"
 // and "INBOX.Sent", never "INBOX.INBOX". Mailbox.Delim is informational:
 // names are split with Server.Delim. On a flat destination (Delim 0)
-// levels are joined with "/" as an ordinary character.
+// levels are joined with "/" as an ordinary character, and a "/" inside a
+// level is substituted as for a "/" destination, so that names stay
+// distinct.
 //
 // A level the destination would refuse is substituted, never split
 // into new levels (see cleanComponent): the destination delimiter becomes
