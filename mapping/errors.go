@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -38,3 +39,6 @@ func (e *InvalidNameError) Error() string {
 	}
 	return fmt.Sprintf("mapping: source %q -> destination %q: %s", e.Src, e.Dst, e.Why)
 }
+
+// quote quotes s for messages and keys.
+func quote(s string) string { return strconv.Quote(s) }

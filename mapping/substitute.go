@@ -1,7 +1,6 @@
 package mapping
 
 import (
-	"strconv"
 	"strings"
 	"unicode"
 )
@@ -89,6 +88,3 @@ func avoid(r, sep rune) rune {
 	}
 	return '-'
 }
-
-// quote quotes s for messages.
-func quote(s string) string { return strconv.Quote(s) }
