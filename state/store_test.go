@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"slices"
 	"testing"
@@ -224,4 +225,34 @@ func TestNoChangeWritesNothing(t *testing.T) {
 	if s.jsize != size || s.dirty {
 		t.Errorf("no-op calls wrote %d bytes (dirty %v)", s.jsize-size, s.dirty)
 	}
+}
+
+// TestWriteFailure: a journal write that fails changes nothing, and the
+// store keeps working after Compact.
+func TestWriteFailure(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	fill(t, s, "INBOX", 2)
+	want := all(s)
+
+	s.mu.Lock()
+	good := s.jf
+	ro, err := os.Open(s.jpath) // writes to it fail
+	must(t, err)
+	s.jf = ro
+	s.mu.Unlock()
+	if err := s.PutMessages("INBOX", map[uint32]Message{3: msgFor(3)}); err == nil {
+		t.Fatal("PutMessages on a failing journal succeeded")
+	}
+	sameState(t, "after failed write", all(s), want)
+	s.mu.Lock()
+	s.jf = good
+	s.mu.Unlock()
+	ro.Close()
+
+	must(t, s.PutMessages("INBOX", map[uint32]Message{4: msgFor(4)}))
+	must(t, s.Sync())
+	want = all(s)
+	abandon(t, s)
+	sameState(t, "reopened", all(open(t, dir)), want)
 }
