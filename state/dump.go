@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,9 @@ func dumpFolder(w *bufio.Writer, f *Folder) {
 		m := f.Messages[uid]
 		fmt.Fprintf(w, "  %d -> %d (%s) size %d date %s", uid, m.DstUID, strings.Join(m.Flags, " "),
 			m.Size, time.Unix(m.Date, 0).UTC().Format(time.RFC3339))
+		if !slices.Equal(m.Flags, m.DstFlags) {
+			fmt.Fprintf(w, " dst-flags (%s)", strings.Join(m.DstFlags, " "))
+		}
 		if m.ID != "" {
 			fmt.Fprintf(w, " id %q", m.ID)
 		}

@@ -90,6 +90,7 @@ func (m *memory) resetFolder(f *Folder) {
 // putMessage adds or replaces one pair; msg.Flags must be normalized.
 func (m *memory) putMessage(f *Folder, uid uint32, msg Message) {
 	msg.Flags = m.internFlags(msg.Flags)
+	msg.DstFlags = m.internFlags(msg.DstFlags)
 	f.Messages[uid] = msg
 }
 

@@ -98,7 +98,7 @@ func (m *memory) mutate(r *record) {
 	case opPut:
 		for _, w := range r.Msgs {
 			m.putMessage(f, w.U, Message{
-				DstUID: w.D, Flags: strs(w.F), Size: w.S, Date: w.T,
+				DstUID: w.D, Flags: strs(w.F), DstFlags: strs(w.DF), Size: w.S, Date: w.T,
 				ID: getID(w.I, w.IB), DeletedOnDst: w.X,
 			})
 		}
@@ -128,7 +128,7 @@ func putRecord(src string, msgs map[uint32]Message) *record {
 		msg := msgs[uid]
 		i, ib := setID(msg.ID)
 		r.Msgs = append(r.Msgs, wireMsg{
-			U: uid, D: msg.DstUID, F: texts(normFlags(msg.Flags)), S: msg.Size, T: msg.Date,
+			U: uid, D: msg.DstUID, F: texts(normFlags(msg.Flags)), DF: texts(normFlags(msg.DstFlags)), S: msg.Size, T: msg.Date,
 			I: i, IB: ib, X: msg.DeletedOnDst,
 		})
 	}

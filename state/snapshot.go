@@ -38,6 +38,9 @@ type snapHeader struct {
 type snapFolder struct {
 	Folder   *wireFolder `json:"folder"`
 	FlagSets [][]text    `json:"flagsets,omitempty"`
+	// DstFlagSets[i] is the destination half of flag set i+1: a message's
+	// set number names the pair (source flags, destination flags).
+	DstFlagSets [][]text `json:"dstflagsets,omitempty"`
 	Messages int         `json:"messages"`
 }
 
@@ -90,14 +93,15 @@ func encodeSnapshot(f *os.File, user string, gen uint64, m *memory) error {
 		index := map[string]int{} // flag set -> 1-based number
 		sets := make([]int, len(uids))
 		for i, uid := range uids {
-			flags := fo.Messages[uid].Flags
-			if len(flags) == 0 {
+			flags, dflags := fo.Messages[uid].Flags, fo.Messages[uid].DstFlags
+			if len(flags)+len(dflags) == 0 {
 				continue
 			}
-			key := strings.Join(flags, "\x00")
+			key := strings.Join(flags, "\x00") + "\x01" + strings.Join(dflags, "\x00")
 			n := index[key]
 			if n == 0 {
-				head.FlagSets = append(head.FlagSets, texts(flags))
+				head.FlagSets = append(head.FlagSets, orEmpty(texts(flags)))
+				head.DstFlagSets = append(head.DstFlagSets, orEmpty(texts(dflags)))
 				n = len(head.FlagSets)
 				index[key] = n
 			}
@@ -223,9 +227,16 @@ func (m *memory) readFolder(r *lineReader) (int, error) {
 	f := sf.Folder.folder()
 	f.Intent = sf.Folder.Intent.intent()
 	f.Messages = make(map[uint32]Message, min(sf.Messages, len(r.data)/16))
+	if len(sf.DstFlagSets) != 0 && len(sf.DstFlagSets) != len(sf.FlagSets) {
+		return 0, corruptf(r.path, r.n, "folder %q: %d destination flag sets for %d flag sets", src, len(sf.DstFlagSets), len(sf.FlagSets))
+	}
 	sets := make([][]string, len(sf.FlagSets))
+	dsets := make([][]string, len(sf.FlagSets))
 	for i, set := range sf.FlagSets {
 		sets[i] = m.internFlags(strs(set))
+		if len(sf.DstFlagSets) > 0 {
+			dsets[i] = m.internFlags(strs(sf.DstFlagSets[i]))
+		}
 	}
 	for range sf.Messages {
 		if line, err = r.next(); err != nil {
@@ -245,7 +256,7 @@ func (m *memory) readFolder(r *lineReader) (int, error) {
 			return 0, corruptf(r.path, r.n, "folder %q: UID %d: flag set %d of %d", src, uid, set, len(sets))
 		}
 		if set > 0 {
-			msg.Flags = sets[set-1]
+			msg.Flags, msg.DstFlags = sets[set-1], dsets[set-1]
 		}
 		f.Messages[uid] = msg
 	}
@@ -263,4 +274,13 @@ func checkVersion(path string, v int) error {
 	default:
 		return fmt.Errorf("state %s: line 1: %w %d (this build reads version %d; upgrade imapmigrate)", path, ErrVersion, v, formatVersion)
 	}
+}
+
+// orEmpty writes an empty set as [] rather than null, so the two tables of
+// flag sets stay parallel.
+func orEmpty(t []text) []text {
+	if t == nil {
+		return []text{}
+	}
+	return t
 }

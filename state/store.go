@@ -28,6 +28,32 @@ type Store struct {
 	dirty  bool     // changed since the snapshot
 	broken error    // the journal cannot be trusted for appends until a Compact succeeds
 	closed bool
+	// readOnly stores come from OpenReadOnly: no lock, no journal file,
+	// every write refused.
+	readOnly bool
+}
+
+// errReadOnly refuses writes to a store opened with OpenReadOnly.
+var errReadOnly = errors.New("opened read-only")
+
+// OpenReadOnly loads the state of user in dir without locking it and
+// without creating or changing any file: for a dry run and for
+// 'imapmigrate state show'. Every write method returns an error.
+func OpenReadOnly(dir, user string) (*Store, error) {
+	if user == "" {
+		return nil, errors.New("state: empty user name")
+	}
+	base := filepath.Join(dir, escapeUser(user))
+	s := &Store{user: user, path: base + snapSuffix, jpath: base + journalSuffix, readOnly: true}
+	mem, gen, err := readSnapshot(s.path, s.user)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := readJournal(s.jpath, gen, mem); err != nil {
+		return nil, err
+	}
+	s.mem, s.gen = mem, gen
+	return s, nil
 }
 
 // Open locks and loads the state of user in dir, creating dir (0700) if
@@ -95,6 +121,10 @@ func (s *Store) Close() error {
 	if s.closed {
 		return fmt.Errorf("state %s: %w", s.path, errClosed)
 	}
+	if s.readOnly {
+		s.closed = true
+		return nil
+	}
 	var errs []error
 	if s.dirty || s.broken != nil {
 		if err := s.compactLocked(); err != nil {
@@ -148,6 +178,9 @@ func (s *Store) Folder(src string) (Folder, bool) {
 func (s *Store) usable() error {
 	if s.closed {
 		return fmt.Errorf("state %s: %w", s.path, errClosed)
+	}
+	if s.readOnly {
+		return fmt.Errorf("state %s: %w", s.path, errReadOnly)
 	}
 	return s.broken
 }
@@ -218,8 +251,8 @@ func (s *Store) Sync() error {
 func (s *Store) Compact() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return fmt.Errorf("state %s: %w", s.path, errClosed)
+	if err := s.usable(); s.closed || s.readOnly {
+		return err
 	}
 	return s.compactLocked()
 }

@@ -25,8 +25,9 @@ func fullState(t *testing.T, s *Store) map[string]Folder {
 		must(t, s.PutFolder(f))
 	}
 	inboxMsgs := map[uint32]Message{
-		1:          {DstUID: 101, Flags: []string{`\Seen`, `\Answered`, `\Seen`}, Size: 1234, Date: 1700000000, ID: "<a@b.example>"},
-		2:          {DstUID: 102, Size: 0, Date: -5, ID: ""},
+		1:          {DstUID: 101, Flags: []string{`\Seen`, `\Answered`, `\Seen`}, DstFlags: []string{`\Seen`, `Work`}, Size: 1234, Date: 1700000000, ID: "<a@b.example>"},
+		2:          {DstUID: 102, Size: 0, Date: -5, ID: "", DstFlags: []string{`\Flagged`}},
+		3:          {DstUID: 103, Flags: []string{`\Answered`, `\Seen`}, Size: 5},
 		4294967295: {DstUID: 0, Flags: []string{"$Label1", `\Flagged`}, Size: 1 << 40, Date: 253402300799, ID: "sha256:\xde\xad\xbe\xef", DeletedOnDst: true},
 	}
 	must(t, s.PutMessages("INBOX", inboxMsgs))
@@ -36,8 +37,9 @@ func fullState(t *testing.T, s *Store) map[string]Folder {
 	must(t, s.SetIntent(bad.Src, &Intent{DstUIDNext: 1}))
 
 	inbox.Messages = map[uint32]Message{
-		1:          {DstUID: 101, Flags: []string{`\Answered`, `\Seen`}, Size: 1234, Date: 1700000000, ID: "<a@b.example>"},
-		2:          {DstUID: 102, Flags: []string{`\Deleted`, `\Draft`}, Date: -5},
+		1:          {DstUID: 101, Flags: []string{`\Answered`, `\Seen`}, DstFlags: []string{`Work`, `\Seen`}, Size: 1234, Date: 1700000000, ID: "<a@b.example>"},
+		2:          {DstUID: 102, Flags: []string{`\Deleted`, `\Draft`}, DstFlags: []string{`\Flagged`}, Date: -5},
+		3:          {DstUID: 103, Flags: []string{`\Answered`, `\Seen`}, Size: 5},
 		4294967295: {Flags: []string{"$Label1", `\Flagged`}, Size: 1 << 40, Date: 253402300799, ID: "sha256:\xde\xad\xbe\xef", DeletedOnDst: true},
 	}
 	inbox.Intent = &Intent{SrcUIDs: []uint32{5, 3, 9}, DstUIDNext: 103, DstUIDValidity: 4294967295}

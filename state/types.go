@@ -24,7 +24,8 @@ type Folder struct {
 // synced on both sides (the base of the 3-way flag merge).
 type Message struct {
 	DstUID       uint32   // 0 when the destination did not tell (no UIDPLUS)
-	Flags        []string // sorted, deduplicated (exact bytes, no case folding); nil when none
+	Flags        []string // source flags as last synced: sorted, deduplicated (exact bytes, no case folding); nil when none
+	DstFlags     []string // destination flags as last synced (the sides may differ: the source is never written); same form
 	Size         int64    // RFC822.SIZE
 	Date         int64    // INTERNALDATE, unix seconds
 	ID           string   // identity hash (Message-ID or header hash), may be empty; opaque here

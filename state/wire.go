@@ -160,6 +160,7 @@ type wireMsg struct {
 	U  uint32 `json:"u"`            // source UID
 	D  uint32 `json:"d"`            // destination UID
 	F  []text `json:"f,omitempty"`  // flags
+	DF []text `json:"df,omitempty"` // destination flags
 	S  int64  `json:"s,omitempty"`  // size
 	T  int64  `json:"t,omitempty"`  // INTERNALDATE
 	I  string `json:"i,omitempty"`  // ID, when valid UTF-8

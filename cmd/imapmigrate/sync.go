@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"github.com/imapmigrate/imapmigrate/imapsync"
+)
+
+var errHelp = pflag.ErrHelp
+
+// syncFlags are the flags of 'sync'.
+type syncFlags struct {
+	src, dst      *endpointFlags
+	stateDir      string
+	dryRun        bool
+	connections   int
+	progress      string
+	verbose       bool
+	quiet         bool
+	flagsConflict string
+	reportFile    string
+}
+
+func newSyncFlags(name string, env *environment) (*pflag.FlagSet, *syncFlags) {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.SortFlags = false
+	f := &syncFlags{}
+	f.src = addEndpointFlags(fs, "src", "source")
+	f.dst = addEndpointFlags(fs, "dst", "destination")
+	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir(env), "directory of the per-user state files")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "show what would be created and copied; write nothing anywhere")
+	fs.IntVar(&f.connections, "connections", 4, "connections per server for this user (Dovecot allows 10 per user and IP by default)")
+	fs.StringVar(&f.progress, "progress", "auto", "progress bars: auto (on a terminal), always or never")
+	fs.StringVar(&f.flagsConflict, "flags-conflict", "source", "who wins when both sides changed the same flag: source or destination")
+	fs.StringVar(&f.reportFile, "report", "", "also write the report as JSON to this file (per folder counts, each failure)")
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log every folder and every retry")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only failures and the summary")
+	return fs, f
+}
+
+// defaultStateDir is $XDG_STATE_HOME/imapmigrate, else ~/.local/state/imapmigrate.
+func defaultStateDir(env *environment) string {
+	if d := env.getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "imapmigrate")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "imapmigrate")
+	}
+	return "imapmigrate-state"
+}
+
+func (f *syncFlags) options(env *environment) (imapsync.Options, error) {
+	var o imapsync.Options
+	var err error
+	if f.connections < 1 {
+		return o, usageError{"--connections must be at least 1"}
+	}
+	switch f.flagsConflict {
+	case "source":
+		o.FlagsConflict = imapsync.SourceWins
+	case "destination":
+		o.FlagsConflict = imapsync.DestinationWins
+	default:
+		return o, usageError{"--flags-conflict must be source or destination"}
+	}
+	switch f.progress {
+	case "auto", "always", "never":
+	default:
+		return o, usageError{"--progress must be auto, always or never"}
+	}
+	if o.Src, err = f.src.endpoint(env); err != nil {
+		return o, err
+	}
+	if o.Dst, err = f.dst.endpoint(env); err != nil {
+		return o, err
+	}
+	o.StateDir, o.DryRun, o.Connections = f.stateDir, f.dryRun, f.connections
+	return o, nil
+}
+
+func runSync(ctx context.Context, env *environment, args []string) error {
+	fs, f := newSyncFlags("sync", env)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q (passwords are never given on the command line)", fs.Arg(0))}
+	}
+	opts, err := f.options(env)
+	if err != nil {
+		return err
+	}
+	ui := newProgress(env, f.progress, f.verbose, f.quiet)
+	opts.Events = ui
+	rep, err := imapsync.Sync(ctx, opts)
+	ui.stop()
+	printSummary(env.stdout, rep)
+	if f.reportFile != "" {
+		if werr := writeReport(f.reportFile, rep); werr != nil {
+			fmt.Fprintf(env.stderr, "imapmigrate: %v\n", werr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return failuresError{len(rep.Failures)}
+	}
+	return nil
+}
+
+// writeReport writes the run's report as indented JSON.
+func writeReport(path string, rep any) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,450 @@
+package imapsync
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+)
+
+// TLSMode says how a connection is protected.
+type TLSMode string
+
+// The TLS modes. TLSAuto picks implicit TLS on port 993 and STARTTLS elsewhere.
+const (
+	TLSAuto     TLSMode = ""
+	TLSImplicit TLSMode = "implicit"
+	TLSStartTLS TLSMode = "starttls"
+	TLSNone     TLSMode = "none"
+)
+
+// ParseTLSMode accepts the --*-tls flag values.
+func ParseTLSMode(s string) (TLSMode, error) {
+	switch m := TLSMode(strings.ToLower(s)); m {
+	case TLSAuto, "auto":
+		return TLSAuto, nil
+	case TLSImplicit, TLSStartTLS, TLSNone:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown TLS mode %q (want implicit, starttls or none)", s)
+}
+
+// Endpoint is one side of a migration: where to connect and who to be.
+type Endpoint struct {
+	Side               string // "source" or "destination", for messages
+	Addr               string // host:port
+	TLS                TLSMode
+	CAFile             string // PEM bundle trusted in addition to the system roots
+	InsecureSkipVerify bool
+	User               string // the mailbox owner
+	Master             string // master/admin user; empty logs in as User
+	MasterSeparator    string // for LOGIN user*master; default "*"
+	Password           string // the master's password when Master is set; never logged
+	IdleTimeout        time.Duration
+	// ReadOnly refuses every command that could change the server. Always
+	// true for the source.
+	ReadOnly bool
+	// Debug, when set, receives the raw protocol with passwords elided.
+	Debug func(side, line string)
+}
+
+// defaultPort returns the port of addr, adding 993 for implicit TLS or 143.
+func (e Endpoint) hostPort() (host, port string, err error) {
+	host, port, err = net.SplitHostPort(e.Addr)
+	if err != nil {
+		// No port given.
+		host, port = e.Addr, "143"
+		if e.TLS == TLSImplicit {
+			port = "993"
+		}
+		if strings.Count(e.Addr, ":") > 1 && !strings.HasPrefix(e.Addr, "[") {
+			return "", "", fmt.Errorf("%s address %q: put IPv6 addresses in brackets", e.Side, e.Addr)
+		}
+	}
+	return host, port, nil
+}
+
+func (e Endpoint) mode(port string) TLSMode {
+	if e.TLS != TLSAuto {
+		return e.TLS
+	}
+	if port == "993" {
+		return TLSImplicit
+	}
+	return TLSStartTLS
+}
+
+// IsLoopback reports whether the endpoint's host is a loopback address.
+func (e Endpoint) IsLoopback() bool {
+	host, _, err := e.hostPort()
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Conn is one logged-in IMAP connection with the wrappers this tool needs:
+// idle deadlines that do not kill long literals, cancellation by context, and
+// a read-only guard for the source.
+type Conn struct {
+	*imapclient.Client
+	ep       Endpoint
+	raw      *idleConn
+	caps     imap.CapSet
+	mu       sync.Mutex
+	selected string
+	stop     func() bool
+}
+
+// Dial connects, secures and logs in. Errors are *ConnectError or *AuthError.
+func Dial(ctx context.Context, ep Endpoint) (*Conn, error) {
+	host, port, err := ep.hostPort()
+	if err != nil {
+		return nil, &ConnectError{Side: ep.Side, Addr: ep.Addr, Err: err}
+	}
+	addr := net.JoinHostPort(host, port)
+	mode := ep.mode(port)
+	tlsConfig, err := ep.tlsConfig(host)
+	if err != nil {
+		return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: err}
+	}
+	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: err}
+	}
+	idle := ep.IdleTimeout
+	if idle <= 0 {
+		idle = 2 * time.Minute
+	}
+	raw := &idleConn{Conn: nc, timeout: idle}
+	// Handshakes and greetings get the idle deadline too.
+	raw.busy(1)
+	opts := &imapclient.Options{
+		TLSConfig:             tlsConfig,
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{},
+	}
+	if ep.Debug != nil {
+		opts.DebugWriter = &debugWriter{side: ep.Side, fn: ep.Debug}
+	}
+	var c *imapclient.Client
+	switch mode {
+	case TLSImplicit:
+		tc := tls.Client(raw, tlsConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: fmt.Errorf("TLS handshake: %w", err)}
+		}
+		c = imapclient.New(tc, opts)
+	case TLSStartTLS:
+		c, err = imapclient.NewStartTLS(raw, opts)
+		if err != nil {
+			nc.Close()
+			var ie *imap.Error
+			if errors.As(err, &ie) {
+				err = fmt.Errorf("server refused STARTTLS (%v); if it offers no TLS at all, --%s-tls none sends the password in clear", err, ep.flagPrefix())
+			} else {
+				err = fmt.Errorf("STARTTLS: %w", err)
+			}
+			return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: err}
+		}
+	case TLSNone:
+		c = imapclient.New(raw, opts)
+	default:
+		nc.Close()
+		return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: fmt.Errorf("unknown TLS mode %q", mode)}
+	}
+	conn := &Conn{Client: c, ep: ep, raw: raw}
+	conn.stop = context.AfterFunc(ctx, func() { c.Close() })
+	if err := c.WaitGreeting(); err != nil {
+		conn.Close()
+		return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: fmt.Errorf("greeting: %w", err)}
+	}
+	if err := conn.login(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	caps, err := c.Capability().Wait()
+	if err != nil {
+		conn.Close()
+		return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: fmt.Errorf("CAPABILITY: %w", err)}
+	}
+	conn.caps = caps
+	raw.busy(-1)
+	return conn, nil
+}
+
+func (e Endpoint) flagPrefix() string {
+	if e.Side == "destination" {
+		return "dst"
+	}
+	return "src"
+}
+
+func (e Endpoint) tlsConfig(host string) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: host, InsecureSkipVerify: e.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if e.CAFile != "" {
+		pem, err := os.ReadFile(e.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", e.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// login authenticates as the user, or as the master user on behalf of the
+// user: SASL PLAIN with an authorization identity where the server offers
+// AUTH=PLAIN, else LOGIN "user*master".
+func (c *Conn) login() error {
+	ep := c.ep
+	if c.State() == imap.ConnStateAuthenticated {
+		return nil // PREAUTH
+	}
+	caps := c.Caps()
+	var err error
+	how := "LOGIN"
+	switch {
+	case ep.Master != "" && caps.Has(imap.AuthCap(sasl.Plain)):
+		how = "AUTHENTICATE PLAIN as master user"
+		err = c.Authenticate(sasl.NewPlainClient(ep.User, ep.Master, ep.Password))
+	case ep.Master != "":
+		sep := ep.MasterSeparator
+		if sep == "" {
+			sep = "*"
+		}
+		how = "LOGIN as master user"
+		err = c.Login(ep.User+sep+ep.Master, ep.Password).Wait()
+	case caps.Has(imap.CapLoginDisabled) && caps.Has(imap.AuthCap(sasl.Plain)):
+		how = "AUTHENTICATE PLAIN"
+		err = c.Authenticate(sasl.NewPlainClient("", ep.User, ep.Password))
+	default:
+		err = c.Login(ep.User, ep.Password).Wait()
+	}
+	if err != nil {
+		return &AuthError{Side: ep.Side, User: ep.User, Master: ep.Master, How: how, Err: err}
+	}
+	return nil
+}
+
+// Caps returns the capabilities as of after login.
+func (c *Conn) Capabilities() imap.CapSet {
+	if c.caps != nil {
+		return c.caps
+	}
+	return c.Caps()
+}
+
+// Close ends the connection without waiting for the server.
+func (c *Conn) Close() error {
+	if c.stop != nil {
+		c.stop()
+	}
+	return c.Client.Close()
+}
+
+// Logout says goodbye politely, then closes.
+func (c *Conn) Logout() {
+	done := make(chan struct{})
+	go func() {
+		c.Client.Logout().Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+	c.Close()
+}
+
+// op marks the connection busy while a command is outstanding, so that a
+// server that stops answering is noticed after the idle timeout, while an
+// idle connection may stay quiet for as long as it likes.
+func (c *Conn) op() func() {
+	c.raw.busy(1)
+	return func() { c.raw.busy(-1) }
+}
+
+var errReadOnly = errors.New("refused: the source is only ever read")
+
+// guard refuses writes on a read-only (source) connection.
+func (c *Conn) guard(what string) error {
+	if c.ep.ReadOnly {
+		return fmt.Errorf("%s on %s: %w", what, c.ep.Side, errReadOnly)
+	}
+	return nil
+}
+
+// Examine opens a mailbox read-only (the source).
+func (c *Conn) Examine(name string, condstore bool) (*imap.SelectData, error) {
+	return c.open(name, &imap.SelectOptions{ReadOnly: true, CondStore: condstore})
+}
+
+// SelectRW opens a mailbox read-write (the destination only).
+func (c *Conn) SelectRW(name string, condstore bool) (*imap.SelectData, error) {
+	if err := c.guard("SELECT " + name); err != nil {
+		return nil, err
+	}
+	return c.open(name, &imap.SelectOptions{CondStore: condstore})
+}
+
+func (c *Conn) open(name string, opts *imap.SelectOptions) (*imap.SelectData, error) {
+	defer c.op()()
+	if !c.Capabilities().Has(imap.CapCondStore) {
+		opts.CondStore = false
+	}
+	data, err := c.Client.Select(name, opts).Wait()
+	c.mu.Lock()
+	c.selected = ""
+	if err == nil {
+		c.selected = name
+	}
+	c.mu.Unlock()
+	return data, err
+}
+
+// Selected returns the mailbox currently open on this connection.
+func (c *Conn) Selected() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.selected
+}
+
+// CreateMailbox creates a destination mailbox.
+func (c *Conn) CreateMailbox(name string, use string) error {
+	if err := c.guard("CREATE " + name); err != nil {
+		return err
+	}
+	defer c.op()()
+	var opts *imap.CreateOptions
+	if use != "" && c.Capabilities().Has(imap.CapCreateSpecialUse) {
+		opts = &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{imap.MailboxAttr(use)}}
+	}
+	return c.Create(name, opts).Wait()
+}
+
+// SubscribeMailbox subscribes a destination mailbox.
+func (c *Conn) SubscribeMailbox(name string) error {
+	if err := c.guard("SUBSCRIBE " + name); err != nil {
+		return err
+	}
+	defer c.op()()
+	return c.Subscribe(name).Wait()
+}
+
+// StoreFlags adds or removes flags on destination messages, silently.
+func (c *Conn) StoreFlags(uids imap.UIDSet, op imap.StoreFlagsOp, flags []imap.Flag) error {
+	if err := c.guard("STORE"); err != nil {
+		return err
+	}
+	defer c.op()()
+	return c.Store(uids, &imap.StoreFlags{Op: op, Silent: true, Flags: flags}, nil).Close()
+}
+
+// AppendMessage starts an APPEND; the caller writes size bytes and calls
+// Close, then Wait.
+func (c *Conn) AppendMessage(name string, size int64, opts *imap.AppendOptions) (*imapclient.AppendCommand, error) {
+	if err := c.guard("APPEND " + name); err != nil {
+		return nil, err
+	}
+	return c.Append(name, size, opts), nil
+}
+
+// idleConn is a net.Conn whose deadlines belong to this tool, not to the
+// IMAP library: the library's 5-minute absolute literal deadline would kill a
+// big message on a slow link. While a command is outstanding, every Read and
+// Write re-arms an idle deadline; while nothing is outstanding the connection
+// may stay silent.
+type idleConn struct {
+	net.Conn
+	timeout time.Duration
+	mu      sync.Mutex
+	pending int
+}
+
+func (c *idleConn) busy(delta int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pending += delta
+	if c.pending > 0 {
+		c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	} else {
+		c.pending = 0
+		c.Conn.SetReadDeadline(time.Time{})
+	}
+}
+
+func (c *idleConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.mu.Lock()
+		if c.pending > 0 {
+			c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *idleConn) Write(b []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Write(b)
+}
+
+func (c *idleConn) SetDeadline(time.Time) error      { return nil }
+func (c *idleConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *idleConn) SetWriteDeadline(time.Time) error { return nil }
+
+// debugWriter passes protocol lines to a callback, with credentials elided.
+type debugWriter struct {
+	side string
+	fn   func(side, line string)
+}
+
+func (w *debugWriter) Write(b []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\r\n"), "\n") {
+		w.fn(w.side, redact(line))
+	}
+	return len(b), nil
+}
+
+// redact hides the arguments of LOGIN and AUTHENTICATE and any SASL
+// continuation, so a debug log never holds a password.
+func redact(line string) string {
+	fields := strings.Fields(line)
+	if len(fields) >= 2 {
+		switch strings.ToUpper(fields[1]) {
+		case "LOGIN":
+			return fields[0] + " LOGIN <redacted>"
+		case "AUTHENTICATE":
+			if len(fields) > 2 {
+				return fields[0] + " AUTHENTICATE " + fields[2] + " <redacted>"
+			}
+		}
+	}
+	if len(fields) == 1 && len(line) > 8 && !strings.ContainsAny(line, " ()[]") {
+		return "<redacted continuation>"
+	}
+	return line
+}

@@ -1,0 +1,411 @@
+package imapsync
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/imapmigrate/imapmigrate/mapping"
+	"github.com/imapmigrate/imapmigrate/state"
+)
+
+// msgMeta is what a metadata FETCH tells about one message.
+type msgMeta struct {
+	UID   uint32
+	Flags []string
+	Time  time.Time // INTERNALDATE with its zone, as APPEND should set it
+	Date  int64     // INTERNALDATE, unix seconds
+	Size  int64
+}
+
+// folderWork is one folder pair between scan and finish.
+type folderWork struct {
+	pair       mapping.Pair
+	prev       state.Folder // state as the run found it
+	srcSel     *imap.SelectData
+	src        map[uint32]msgMeta // source messages by UID
+	toCopy     []uint32           // source UIDs, ascending
+	filter     flagFilter         // what the destination folder can store
+	dstValid   uint32             // destination UIDVALIDITY
+	dstUIDNext uint32             // destination UIDNEXT before this run's APPENDs
+	repair     bool               // the state's pairs of this folder no longer hold
+	report     FolderReport
+	skipped    bool
+
+	mu     sync.Mutex
+	failed bool // any failure: do not record the folder as complete
+}
+
+func (w *folderWork) copyBytes() int64 {
+	var n int64
+	for _, uid := range w.toCopy {
+		n += w.src[uid].Size
+	}
+	return n
+}
+
+func (w *folderWork) fail() {
+	w.mu.Lock()
+	w.failed = true
+	w.mu.Unlock()
+}
+
+// scanFolder compares one folder pair: it lists both sides, carries flag
+// changes, adopts messages already on the destination and leaves in toCopy
+// what still has to be copied.
+func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstView *serverView) (*folderWork, error) {
+	w := &folderWork{pair: p, report: FolderReport{Src: p.Src, Dst: p.Dst, Created: u.created[p.Dst]}}
+	if u.store != nil {
+		if f, ok := u.store.Folder(p.Src); ok {
+			w.prev = f
+		}
+	}
+	if u.unchanged(w, srcView, dstView) {
+		w.skipped = true
+		w.report.Skipped = true
+		w.report.Existing = len(w.prev.Messages)
+		return w, nil
+	}
+	src, err := u.src.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	srcBroken := false
+	defer func() { u.src.put(src, srcBroken) }()
+	sel, err := src.Examine(p.Src, true)
+	if err != nil {
+		srcBroken = isConnError(err)
+		return nil, fmt.Errorf("source: EXAMINE %q: %w", p.Src, err)
+	}
+	w.srcSel = sel
+	srcMsgs, err := fetchMeta(src, sel.NumMessages)
+	if err != nil {
+		srcBroken = isConnError(err)
+		return nil, fmt.Errorf("source: FETCH metadata in %q: %w", p.Src, err)
+	}
+	w.src = make(map[uint32]msgMeta, len(srcMsgs))
+	for _, m := range srcMsgs {
+		w.src[m.UID] = m
+	}
+
+	dst, err := u.dst.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dstBroken := false
+	defer func() { u.dst.put(dst, dstBroken) }()
+	var dstSel *imap.SelectData
+	var dstMsgs []msgMeta
+	if _, exists := dstView.byName[p.Dst]; exists || !u.opts.DryRun {
+		if u.opts.DryRun {
+			dstSel, err = dst.Examine(p.Dst, false)
+		} else {
+			dstSel, err = dst.SelectRW(p.Dst, false)
+		}
+		if err != nil {
+			dstBroken = isConnError(err)
+			return nil, fmt.Errorf("destination: SELECT %q: %w", p.Dst, err)
+		}
+		if dstMsgs, err = fetchMeta(dst, dstSel.NumMessages); err != nil {
+			dstBroken = isConnError(err)
+			return nil, fmt.Errorf("destination: FETCH flags in %q: %w", p.Dst, err)
+		}
+		w.dstValid = dstSel.UIDValidity
+		w.dstUIDNext = uint32(dstSel.UIDNext)
+		w.filter = newFlagFilter(dstSel.PermanentFlags)
+	} else {
+		w.filter = newFlagFilter(nil)
+	}
+
+	d := u.diff(w, dstMsgs)
+	if err := u.prepareState(w); err != nil {
+		return nil, err
+	}
+	if err := u.adopt(ctx, w, src, dst, d); err != nil {
+		if isConnError(err) {
+			srcBroken, dstBroken = true, true
+		}
+		return nil, err
+	}
+	if !u.opts.DryRun {
+		if err := u.applyFlags(w, dst, d); err != nil {
+			dstBroken = isConnError(err)
+			return nil, err
+		}
+	}
+	if u.opts.DryRun {
+		w.report.WouldCopy = len(w.toCopy)
+		w.report.WouldBytes = w.copyBytes()
+	}
+	return w, nil
+}
+
+// prepareState makes the state know the folder pair before any message of
+// it is recorded. When the pairing no longer holds (a UIDVALIDITY changed,
+// the folder maps elsewhere now) the old pairs are void; what is on the
+// destination is found again by identity.
+func (u *userRun) prepareState(w *folderWork) error {
+	if u.opts.DryRun || u.store == nil {
+		return nil
+	}
+	if w.repair {
+		if err := u.store.ResetFolder(w.pair.Src); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+	}
+	if w.prev.Src == "" || w.repair {
+		f := state.Folder{Src: w.pair.Src, Dst: w.pair.Dst, SrcUIDValidity: w.srcSel.UIDValidity, DstUIDValidity: w.dstValid}
+		if err := u.store.PutFolder(f); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+	}
+	return nil
+}
+
+// unchanged reports whether STATUS alone proves the folder needs nothing:
+// the same UIDVALIDITY, UIDNEXT and message count on both sides as after the
+// last complete run, and the same HIGHESTMODSEQ on the source (so no flag
+// changed there). Without CONDSTORE on the source a folder is always opened.
+func (u *userRun) unchanged(w *folderWork, srcView, dstView *serverView) bool {
+	prev := w.prev
+	if prev.Src == "" || prev.Dst != w.pair.Dst || prev.SrcUIDNext == 0 || prev.SrcHighestModSeq == 0 || prev.Intent != nil {
+		return false
+	}
+	ss, ok1 := srcView.status[w.pair.Src]
+	ds, ok2 := dstView.status[w.pair.Dst]
+	if !ok1 || !ok2 || ss.NumMessages == nil || ds.NumMessages == nil {
+		return false
+	}
+	return ss.UIDValidity == prev.SrcUIDValidity && uint32(ss.UIDNext) == prev.SrcUIDNext &&
+		*ss.NumMessages == prev.SrcMessages && ss.HighestModSeq == prev.SrcHighestModSeq &&
+		ds.UIDValidity == prev.DstUIDValidity && uint32(ds.UIDNext) == prev.DstUIDNext &&
+		*ds.NumMessages == prev.DstMessages
+}
+
+// fetchMeta lists UID, FLAGS (and for the source INTERNALDATE and size) of
+// every message. It fetches by sequence range, which the IMAP library routes
+// by sequence number, and checks that every message answered.
+func fetchMeta(c *Conn, exists uint32) ([]msgMeta, error) {
+	if exists == 0 {
+		return nil, nil
+	}
+	defer c.op()()
+	opts := &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true}
+	cmd := c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, opts)
+	out := make([]msgMeta, 0, exists)
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		buf, err := msg.Collect()
+		if err != nil {
+			cmd.Close()
+			return nil, err
+		}
+		if buf.UID == 0 {
+			continue
+		}
+		out = append(out, msgMeta{
+			UID:   uint32(buf.UID),
+			Flags: flagStrings(buf.Flags),
+			Time:  buf.InternalDate,
+			Date:  buf.InternalDate.Unix(),
+			Size:  buf.RFC822Size,
+		})
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
+	return out, nil
+}
+
+// folderDiff is what the listings of both sides say, against the state.
+type folderDiff struct {
+	dst          map[uint32]msgMeta // destination messages by UID
+	unpairedDst  []msgMeta          // destination messages no state pair points at
+	flagUpdates  map[uint32]state.Message
+	storeChanges map[uint32][2][]string // dst UID -> add, remove
+}
+
+// diff decides, per source message, whether it is paired, deleted on the
+// destination, or to be copied; and merges flags of paired messages.
+func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
+	d := &folderDiff{
+		dst:          make(map[uint32]msgMeta, len(dstMsgs)),
+		flagUpdates:  map[uint32]state.Message{},
+		storeChanges: map[uint32][2][]string{},
+	}
+	for _, m := range dstMsgs {
+		d.dst[m.UID] = m
+	}
+	prev := w.prev
+	samePairing := prev.Src != "" && prev.Dst == w.pair.Dst &&
+		prev.SrcUIDValidity == w.srcSel.UIDValidity && prev.DstUIDValidity == w.dstValid && w.dstValid != 0
+	w.repair = prev.Src != "" && !samePairing
+	if w.repair && len(prev.Messages) > 0 {
+		u.events.Logf(u.user, "folder %q: UIDVALIDITY or destination changed since the last run; re-pairing by identity", w.pair.Src)
+	}
+	pairedDst := map[uint32]bool{}
+	dropped := map[string]bool{}
+	uids := make([]uint32, 0, len(w.src))
+	for uid := range w.src {
+		uids = append(uids, uid)
+	}
+	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+	for _, uid := range uids {
+		sm := w.src[uid]
+		srcFlags, drop := w.filter.clean(sm.Flags)
+		for _, f := range drop {
+			dropped[f] = true
+		}
+		var pm state.Message
+		var paired bool
+		if samePairing {
+			pm, paired = prev.Messages[uid]
+		}
+		switch {
+		case !paired:
+			w.toCopy = append(w.toCopy, uid)
+		case pm.DeletedOnDst:
+			w.report.DeletedOnDst++
+		case pm.DstUID == 0:
+			w.report.Existing++ // copied without UIDPLUS: no flag sync possible
+		default:
+			dm, there := d.dst[pm.DstUID]
+			if !there {
+				pm.DeletedOnDst = true
+				d.flagUpdates[uid] = pm
+				w.report.DeletedOnDst++
+				continue
+			}
+			pairedDst[pm.DstUID] = true
+			w.report.Existing++
+			want := mergeFlags(pm.Flags, srcFlags, pm.DstFlags, dm.Flags, u.opts.FlagsConflict)
+			want, _ = w.filter.clean(want)
+			add, remove := flagDelta(dm.Flags, want)
+			if len(add)+len(remove) > 0 {
+				d.storeChanges[pm.DstUID] = [2][]string{add, remove}
+			}
+			if !sameFlags(pm.Flags, srcFlags) || !sameFlags(pm.DstFlags, want) {
+				pm.Flags, pm.DstFlags = srcFlags, want
+				d.flagUpdates[uid] = pm
+			}
+		}
+	}
+	if samePairing {
+		for uid, pm := range prev.Messages {
+			if _, ok := w.src[uid]; !ok {
+				w.report.GoneOnSrc++
+				if pm.DstUID != 0 {
+					pairedDst[pm.DstUID] = true
+				}
+			}
+		}
+	}
+	for _, m := range dstMsgs {
+		if !pairedDst[m.UID] {
+			d.unpairedDst = append(d.unpairedDst, m)
+		}
+	}
+	for f := range dropped {
+		w.report.DroppedFlags = append(w.report.DroppedFlags, f)
+	}
+	sort.Strings(w.report.DroppedFlags)
+	if len(dropped) > 0 {
+		u.events.Logf(u.user, "folder %q: the destination cannot store flags %s; they are not copied",
+			w.pair.Dst, strings.Join(w.report.DroppedFlags, " "))
+	}
+	return d
+}
+
+// applyFlags writes merged flags to the destination and records them.
+func (u *userRun) applyFlags(w *folderWork, dst *Conn, d *folderDiff) error {
+	type key struct{ add, remove string }
+	groups := map[key]imap.UIDSet{}
+	for dstUID, ch := range d.storeChanges {
+		k := key{strings.Join(ch[0], " "), strings.Join(ch[1], " ")}
+		set := groups[k]
+		set.AddNum(imap.UID(dstUID))
+		groups[k] = set
+	}
+	for k, set := range groups {
+		if k.add != "" {
+			if err := dst.StoreFlags(set, imap.StoreFlagsAdd, imapFlags(strings.Fields(k.add))); err != nil {
+				return fmt.Errorf("destination: STORE +FLAGS in %q: %w", w.pair.Dst, err)
+			}
+		}
+		if k.remove != "" {
+			if err := dst.StoreFlags(set, imap.StoreFlagsDel, imapFlags(strings.Fields(k.remove))); err != nil {
+				return fmt.Errorf("destination: STORE -FLAGS in %q: %w", w.pair.Dst, err)
+			}
+		}
+	}
+	for range d.storeChanges {
+		w.report.FlagsUpdated++
+	}
+	if u.store != nil && len(d.flagUpdates) > 0 {
+		if err := u.store.PutMessages(w.pair.Src, d.flagUpdates); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+	}
+	return nil
+}
+
+// finishFolder records the folder as complete (or not) and reports it.
+func (u *userRun) finishFolder(ctx context.Context, w *folderWork) {
+	defer func() {
+		u.report.addFolder(w.report)
+		u.events.FolderDone(u.user, w.report)
+	}()
+	if w.skipped || u.opts.DryRun || u.store == nil {
+		return
+	}
+	f := w.prev
+	f.Src, f.Dst = w.pair.Src, w.pair.Dst
+	f.SrcUIDValidity, f.DstUIDValidity = w.srcSel.UIDValidity, w.dstValid
+	f.SrcUIDNext, f.SrcMessages, f.SrcHighestModSeq = 0, 0, 0
+	f.DstUIDNext, f.DstMessages, f.DstHighestModSeq = 0, 0, 0
+	w.mu.Lock()
+	failed := w.failed
+	w.mu.Unlock()
+	if !failed && ctx.Err() == nil {
+		if st, err := u.dstStatus(ctx, w.pair.Dst); err == nil && st.UIDValidity == w.dstValid {
+			f.SrcUIDNext, f.SrcMessages, f.SrcHighestModSeq = uint32(w.srcSel.UIDNext), w.srcSel.NumMessages, w.srcSel.HighestModSeq
+			f.DstUIDNext, f.DstHighestModSeq = uint32(st.UIDNext), st.HighestModSeq
+			if st.NumMessages != nil {
+				f.DstMessages = *st.NumMessages
+			}
+		}
+	}
+	f.Intent = nil
+	if err := u.store.PutFolder(f); err != nil {
+		u.folderError(w, fmt.Errorf("state: %w", err))
+		return
+	}
+	if !failed {
+		if err := u.store.SetIntent(w.pair.Src, nil); err != nil {
+			u.folderError(w, fmt.Errorf("state: %w", err))
+		}
+	}
+}
+
+func (u *userRun) dstStatus(ctx context.Context, name string) (*imap.StatusData, error) {
+	c, err := u.dst.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.op()()
+	st, err := c.Status(name, statusOptions(c.Capabilities())).Wait()
+	u.dst.put(c, isConnError(err))
+	return st, err
+}
+
+// folderError records a folder-level failure after the scan.
+func (u *userRun) folderError(w *folderWork, err error) {
+	w.fail()
+	w.report.Error = serverText(err)
+	u.report.addFailure(Failure{User: u.user, Folder: w.pair.Src, Reason: w.report.Error})
+}

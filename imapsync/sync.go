@@ -1,0 +1,273 @@
+package imapsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/imapmigrate/imapmigrate/mapping"
+	"github.com/imapmigrate/imapmigrate/state"
+)
+
+// Options configure one user's sync. The zero value of each optional field
+// means its default.
+type Options struct {
+	Src, Dst      Endpoint
+	StateDir      string
+	DryRun        bool
+	Connections   int // per side; default 4
+	Rules         mapping.Rules
+	FlagsConflict ConflictPolicy
+	Events        Events
+	// ChunkMessages bounds one copy job, so a big folder spreads over
+	// several connections. Default 200.
+	ChunkMessages int
+}
+
+func (o *Options) defaults() {
+	if o.Connections <= 0 {
+		o.Connections = 4
+	}
+	if o.Events == nil {
+		o.Events = NopEvents{}
+	}
+	if o.ChunkMessages <= 0 {
+		o.ChunkMessages = 200
+	}
+	if o.FlagsConflict == "" {
+		o.FlagsConflict = SourceWins
+	}
+	o.Src.ReadOnly = true
+	if o.Src.Side == "" {
+		o.Src.Side = "source"
+	}
+	if o.Dst.Side == "" {
+		o.Dst.Side = "destination"
+	}
+}
+
+// userRun is the working set of one user's sync.
+type userRun struct {
+	opts   Options
+	user   string
+	store  *state.Store // nil in a dry run without a state file
+	src    *pool
+	dst    *pool
+	report *Report
+	events Events
+	// created holds the destination folders this run created.
+	created map[string]bool
+}
+
+// Sync copies one user's mailbox from Src to Dst. It returns the report and,
+// for a fatal problem (cannot connect, login refused, mapping collision,
+// corrupt state), an error; per-message and per-folder failures are in the
+// report and do not make an error.
+func Sync(ctx context.Context, opts Options) (*Report, error) {
+	opts.defaults()
+	start := time.Now()
+	user := opts.Src.User
+	rep := &Report{User: user, DryRun: opts.DryRun}
+	u := &userRun{opts: opts, user: user, report: rep, events: opts.Events, created: map[string]bool{}}
+	err := u.run(ctx)
+	rep.Duration = time.Since(start)
+	if err != nil {
+		rep.Fatal = err.Error()
+	}
+	return rep, err
+}
+
+func (u *userRun) run(ctx context.Context) error {
+	store, err := u.openState()
+	if err != nil {
+		return &FatalError{User: u.user, Err: err}
+	}
+	u.store = store
+	if store != nil {
+		defer store.Close()
+	}
+	u.src = newPool(ctx, u.opts.Src, u.opts.Connections)
+	u.dst = newPool(ctx, u.opts.Dst, u.opts.Connections)
+	defer u.src.close()
+	defer u.dst.close()
+
+	// Discover both sides at once on the first connection of each.
+	var srcView, dstView *serverView
+	var srcCtl, dstCtl *Conn
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		if srcCtl, err = u.src.get(gctx); err != nil {
+			return err
+		}
+		srcView, err = discover(srcCtl)
+		if err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		if dstCtl, err = u.dst.get(gctx); err != nil {
+			return err
+		}
+		dstView, err = discover(dstCtl)
+		if err != nil {
+			return fmt.Errorf("destination: %w", err)
+		}
+		return nil
+	})
+	err = g.Wait()
+	if srcCtl != nil {
+		u.src.put(srcCtl, err != nil)
+	}
+	if err != nil {
+		if dstCtl != nil {
+			u.dst.put(dstCtl, true)
+		}
+		return err
+	}
+	plan, err := mapping.Build(srcView.server, dstView.server, u.opts.Rules)
+	if err != nil {
+		u.dst.put(dstCtl, false)
+		return &FatalError{User: u.user, Err: fmt.Errorf("folder mapping: %w", err)}
+	}
+	pairs := u.selectablePairs(plan, srcView)
+	if err := u.createFolders(dstCtl, pairs, dstView); err != nil {
+		u.dst.put(dstCtl, true)
+		return err
+	}
+	u.dst.put(dstCtl, false)
+
+	works := u.scanAll(ctx, pairs, srcView, dstView)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var fp []FolderPlan
+	for _, w := range works {
+		if w != nil && len(w.toCopy) > 0 {
+			fp = append(fp, FolderPlan{Src: w.pair.Src, Dst: w.pair.Dst, Messages: len(w.toCopy), Bytes: w.copyBytes()})
+		}
+	}
+	u.events.Plan(u.user, fp)
+	if !u.opts.DryRun {
+		u.copyAll(ctx, works)
+	}
+	for _, w := range works {
+		if w != nil {
+			u.finishFolder(ctx, w)
+		}
+	}
+	sort.Slice(u.report.Folders, func(i, j int) bool { return u.report.Folders[i].Src < u.report.Folders[j].Src })
+	if u.store != nil && !u.opts.DryRun {
+		if err := u.store.Compact(); err != nil {
+			return &FatalError{User: u.user, Err: fmt.Errorf("save state: %w", err)}
+		}
+	}
+	return ctx.Err()
+}
+
+// openState opens the user's state. A dry run reads it if it exists and
+// writes nothing.
+func (u *userRun) openState() (*state.Store, error) {
+	if u.opts.StateDir == "" {
+		return nil, errors.New("no state directory")
+	}
+	if u.opts.DryRun {
+		if _, err := os.Stat(state.Path(u.opts.StateDir, u.user)); err != nil {
+			return nil, nil
+		}
+		return state.OpenReadOnly(u.opts.StateDir, u.user)
+	}
+	return state.Open(u.opts.StateDir, u.user)
+}
+
+// selectablePairs drops pairs whose source cannot hold messages.
+func (u *userRun) selectablePairs(plan *mapping.Plan, src *serverView) []mapping.Pair {
+	var out []mapping.Pair
+	for _, p := range plan.Pairs {
+		if mb, ok := src.byName[p.Src]; ok && !selectable(mb) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// createFolders creates missing destination folders, parents first, and
+// copies subscriptions. In a dry run it only reports.
+func (u *userRun) createFolders(c *Conn, pairs []mapping.Pair, dst *serverView) error {
+	for _, p := range pairs {
+		_, exists := dst.byName[p.Dst]
+		if !exists {
+			if u.opts.DryRun {
+				u.report.WouldCreate = append(u.report.WouldCreate, p.Dst)
+				continue
+			}
+			if err := c.CreateMailbox(p.Dst, p.CreateUse); err != nil {
+				if isConnError(err) {
+					return fmt.Errorf("destination: CREATE %q: %w", p.Dst, err)
+				}
+				// Reported per folder when the folder sync fails.
+				u.events.Logf(u.user, "destination: CREATE %q: %s", p.Dst, serverText(err))
+				continue
+			}
+			dst.byName[p.Dst] = mappingMailbox(p.Dst)
+			u.report.FoldersCreated++
+			u.created[p.Dst] = true
+			u.events.Logf(u.user, "created folder %q (from %q)", p.Dst, p.Src)
+		}
+		if u.opts.DryRun || !p.Subscribed {
+			continue
+		}
+		if mb := dst.byName[p.Dst]; exists && mb.Subscribed {
+			continue
+		}
+		if err := c.SubscribeMailbox(p.Dst); err != nil {
+			u.events.Logf(u.user, "destination: SUBSCRIBE %q: %s", p.Dst, serverText(err))
+		}
+	}
+	return nil
+}
+
+func mappingMailbox(name string) mapping.Mailbox {
+	return mapping.Mailbox{Name: name, Messages: -1}
+}
+
+// scanAll scans every folder pair, several at once.
+func (u *userRun) scanAll(ctx context.Context, pairs []mapping.Pair, src, dst *serverView) []*folderWork {
+	works := make([]*folderWork, len(pairs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, u.opts.Connections)
+	for i, p := range pairs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			w, err := u.scanFolder(ctx, p, src, dst)
+			if err != nil {
+				u.folderFailed(p, err)
+				return
+			}
+			works[i] = w
+		}()
+	}
+	wg.Wait()
+	return works
+}
+
+// folderFailed records a folder that could not be synced this run.
+func (u *userRun) folderFailed(p mapping.Pair, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	f := Failure{User: u.user, Folder: p.Src, Reason: serverText(err)}
+	u.report.addFailure(f)
+	u.report.addFolder(FolderReport{Src: p.Src, Dst: p.Dst, Error: f.Reason})
+	u.events.Logf(u.user, "%s", f)
+}
