@@ -98,10 +98,14 @@ func sortFlags(flags []string) {
 	sort.Slice(flags, func(i, j int) bool { return strings.ToLower(flags[i]) < strings.ToLower(flags[j]) })
 }
 
-func flagStrings(flags []imap.Flag) []string {
-	out := make([]string, len(flags))
-	for i, f := range flags {
-		out[i] = string(f)
+// withoutRecent converts flags, dropping \Recent: it is session state that
+// no client can set.
+func withoutRecent(flags []imap.Flag) []string {
+	out := make([]string, 0, len(flags))
+	for _, f := range flags {
+		if !strings.EqualFold(string(f), `\Recent`) {
+			out = append(out, string(f))
+		}
 	}
 	return out
 }

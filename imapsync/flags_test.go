@@ -97,7 +97,7 @@ func TestFlagDelta(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		`T1 LOGIN "alice*admin" "s3cret"`: `T1 LOGIN <redacted>`,
+		`T1 LOGIN "alice*admin" "s3cret"`:                `T1 LOGIN <redacted>`,
 		`T2 AUTHENTICATE PLAIN YWxpY2UAYWRtaW4Ac2VjcmV0`: `T2 AUTHENTICATE PLAIN <redacted>`,
 		`YWxpY2UAYWRtaW4Ac2VjcmV0`:                       `<redacted continuation>`,
 		`T3 SELECT INBOX`:                                `T3 SELECT INBOX`,

@@ -134,8 +134,12 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 	}
 	if !u.opts.DryRun {
 		if err := u.applyFlags(w, dst, d); err != nil {
-			dstBroken = isConnError(err)
-			return nil, err
+			if isConnError(err) {
+				dstBroken = true
+				return nil, err
+			}
+			// The flags are retried next run; new mail is still copied.
+			u.folderError(w, err)
 		}
 	}
 	if u.opts.DryRun {
@@ -209,7 +213,7 @@ func fetchMeta(c *Conn, exists uint32) ([]msgMeta, error) {
 		}
 		out = append(out, msgMeta{
 			UID:   uint32(buf.UID),
-			Flags: flagStrings(buf.Flags),
+			Flags: withoutRecent(buf.Flags),
 			Time:  buf.InternalDate,
 			Date:  buf.InternalDate.Unix(),
 			Size:  buf.RFC822Size,

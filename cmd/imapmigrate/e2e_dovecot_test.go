@@ -40,7 +40,7 @@ var oldFolders = map[string]string{
 // real-world corpus.
 func fillOld(t *testing.T, c *imapclient.Client) (messages int) {
 	t.Helper()
-	synth := testserver.SyntheticMessages(42, 520)
+	synth := testserver.SyntheticMessages(42, 600)
 	i := 0
 	for _, name := range sortedKeys(oldFolders) {
 		switch name {
@@ -199,8 +199,9 @@ func TestDovecotOldToNew(t *testing.T) {
 	assertSourceUntouched(t, srcC, modseqs, before)
 }
 
-// changeFlags toggles \Seen, \Flagged and a keyword on n messages of each
-// folder and returns how many messages changed.
+// changeFlags toggles \Flagged on n messages of each folder, adds a keyword
+// on half of them and clears \Seen on a third, and returns how many
+// messages changed (all of them).
 func changeFlags(t *testing.T, c *imapclient.Client, folders []string, n int) int {
 	t.Helper()
 	changed := 0
@@ -208,11 +209,22 @@ func changeFlags(t *testing.T, c *imapclient.Client, folders []string, n int) in
 		if _, err := c.Select(name, nil).Wait(); err != nil {
 			t.Fatalf("SELECT %q: %v", name, err)
 		}
-		for seq := uint32(1); seq <= uint32(n); seq++ {
+		bufs, err := c.Fetch(imap.SeqSet{{Start: 1, Stop: uint32(n)}}, &imap.FetchOptions{Flags: true}).Collect()
+		if err != nil || len(bufs) != n {
+			t.Fatalf("FETCH FLAGS in %q: %d messages, %v", name, len(bufs), err)
+		}
+		for _, b := range bufs {
+			seq := b.SeqNum
 			op := imap.StoreFlagsAdd
-			flags := []imap.Flag{imap.FlagFlagged, "Changed"}
-			if seq%2 == 0 {
-				op, flags = imap.StoreFlagsDel, []imap.Flag{imap.FlagSeen, "$Forwarded"}
+			if hasFlag(b.Flags, imap.FlagFlagged) {
+				op = imap.StoreFlagsDel
+			}
+			if _, err := c.Store(imap.SeqSetNum(seq), &imap.StoreFlags{Op: op, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Collect(); err != nil {
+				t.Fatalf("STORE in %q: %v", name, err)
+			}
+			op, flags := imap.StoreFlagsAdd, []imap.Flag{"Changed"}
+			if seq%3 == 0 {
+				op, flags = imap.StoreFlagsDel, []imap.Flag{imap.FlagSeen}
 			}
 			if _, err := c.Store(imap.SeqSetNum(seq), &imap.StoreFlags{Op: op, Flags: flags}, nil).Collect(); err != nil {
 				t.Fatalf("STORE in %q: %v", name, err)
@@ -243,6 +255,15 @@ func assertSourceUntouched(t *testing.T, c *imapclient.Client, modseqs map[strin
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func hasFlag(flags []imap.Flag, f imap.Flag) bool {
+	for _, x := range flags {
+		if strings.EqualFold(string(x), string(f)) {
 			return true
 		}
 	}
