@@ -106,7 +106,7 @@ func (u *userRun) messageFailed(w *folderWork, uid uint32, err error) {
 	w.mu.Lock()
 	w.report.Failed++
 	w.mu.Unlock()
-	f := Failure{User: u.user, Folder: w.pair.Src, UID: uid, Reason: serverText(err)}
+	f := Failure{User: u.user, Folder: w.pair.Src, UID: uid, Reason: err.Error()}
 	u.report.addFailure(f)
 	u.events.Logf(u.user, "%s", f)
 }

@@ -91,7 +91,7 @@ func isConnError(err error) bool {
 	var ie *imap.Error
 	if errors.As(err, &ie) {
 		switch ie.Code {
-		case imap.ResponseCodeUnavailable, imap.ResponseCodeInUse, imap.ResponseCodeLimit:
+		case imap.ResponseCodeUnavailable, imap.ResponseCodeInUse:
 			return true
 		}
 		return ie.Type == imap.StatusResponseTypeBye
@@ -106,8 +106,11 @@ func isConnError(err error) bool {
 		errors.As(err, &ne) || strings.Contains(err.Error(), "use of closed network connection")
 }
 
-// isMessageRefusal tells whether the server refused one message for its
-// content or size: skip it, report it, go on.
+// isMessageRefusal tells whether the server refused one APPEND for the
+// message itself (size, content, quota): skip it, report it, go on. [LIMIT]
+// counts: Dovecot answers a too big message with it (RFC 5530: an
+// implementation limit). Only [UNAVAILABLE], [INUSE] and [TRYCREATE] mean
+// that trying again later may work.
 func isMessageRefusal(err error) bool {
 	var ie *imap.Error
 	if !errors.As(err, &ie) {
@@ -117,7 +120,7 @@ func isMessageRefusal(err error) bool {
 		return false
 	}
 	switch ie.Code {
-	case imap.ResponseCodeUnavailable, imap.ResponseCodeInUse, imap.ResponseCodeLimit, imap.ResponseCodeTryCreate:
+	case imap.ResponseCodeUnavailable, imap.ResponseCodeInUse, imap.ResponseCodeTryCreate:
 		return false
 	}
 	return true
