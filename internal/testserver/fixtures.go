@@ -25,7 +25,7 @@ type Msg struct {
 	Date  time.Time
 }
 
-// Fill creates mailbox if LIST does not show it and appends msgs to it, pipelined, failing the
+// Fill creates mailbox if LIST does not show it and appends msgs to it, failing the
 // test on any error. It returns the UIDs from APPENDUID (zeros where the server lacks UIDPLUS).
 func Fill(t testing.TB, c *imapclient.Client, mailbox string, msgs []Msg) []imap.UID {
 	t.Helper()
@@ -40,8 +40,30 @@ func Fill(t testing.TB, c *imapclient.Client, mailbox string, msgs []Msg) []imap
 			}
 		}
 	}
+	// Small messages go out pipelined as non-synchronising literals. A synchronising literal
+	// (go-imap uses one above 4 KB or without LITERAL+/-) waits for the previous APPEND first:
+	// pipelined, the server's "+" follows its tagged OK at once and, on servers without
+	// TCP_NODELAY (Cyrus, Courier), Nagle holds it for the client's delayed ACK, 40 ms a message.
+	caps := c.Caps()
 	cmds := make([]*imapclient.AppendCommand, len(msgs))
+	uids := make([]imap.UID, len(msgs))
+	var pending []int
+	wait := func() {
+		for _, i := range pending {
+			data, err := cmds[i].Wait()
+			if err != nil {
+				t.Fatalf("APPEND %d/%d (%d bytes) to %q: %v", i+1, len(msgs), len(msgs[i].Body), mailbox, err)
+			}
+			if data != nil {
+				uids[i] = data.UID
+			}
+		}
+		pending = pending[:0]
+	}
 	for i, m := range msgs {
+		if len(m.Body) > 4096 || !caps.Has(imap.CapLiteralMinus) {
+			wait()
+		}
 		cmd := c.Append(mailbox, int64(len(m.Body)), &imap.AppendOptions{Flags: m.Flags, Time: m.Date})
 		if _, err := cmd.Write(m.Body); err != nil {
 			t.Fatalf("APPEND %d/%d to %q: write: %v", i+1, len(msgs), mailbox, err)
@@ -50,17 +72,9 @@ func Fill(t testing.TB, c *imapclient.Client, mailbox string, msgs []Msg) []imap
 			t.Fatalf("APPEND %d/%d to %q: %v", i+1, len(msgs), mailbox, err)
 		}
 		cmds[i] = cmd
+		pending = append(pending, i)
 	}
-	uids := make([]imap.UID, len(msgs))
-	for i, cmd := range cmds {
-		data, err := cmd.Wait()
-		if err != nil {
-			t.Fatalf("APPEND %d/%d (%d bytes) to %q: %v", i+1, len(msgs), len(msgs[i].Body), mailbox, err)
-		}
-		if data != nil {
-			uids[i] = data.UID
-		}
-	}
+	wait()
 	return uids
 }
 
