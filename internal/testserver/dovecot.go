@@ -2,6 +2,7 @@ package testserver
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -69,12 +70,13 @@ type Dovecot struct {
 	Kind           Kind
 	Users          map[string]string // user -> password
 
-	conf    string // rendered main config
-	port    int
-	tlsPort int
-	opts    DovecotOptions
-	mu      sync.Mutex
-	proc    *process
+	conf     string // rendered main config
+	port     int
+	tlsPort  int
+	opts     DovecotOptions
+	logStart int64 // size of dovecot.log when the current process started
+	mu       sync.Mutex
+	proc     *process
 }
 
 const installDovecot = "apt-get update && apt-get install -y dovecot-imapd   (or run scripts/test.sh as root)"
@@ -135,7 +137,7 @@ func StartDovecot(t testing.TB, opts DovecotOptions) *Dovecot {
 			return d
 		}
 		d.Stop()
-		if !strings.Contains(d.LogTail(), "Address already in use") {
+		if !d.bindFailed() {
 			break
 		}
 	}
@@ -246,6 +248,7 @@ func (d *Dovecot) start(bin string) error {
 	if d.tlsPort != 0 {
 		d.TLSAddr = "127.0.0.1:" + strconv.Itoa(d.tlsPort)
 	}
+	d.logStart = fileSize(filepath.Join(d.Dir, "dovecot.log"))
 	p, err := startProcess(d.Dir, "dovecot.out", bin, []string{"-F", "-c", d.conf}, os.Environ())
 	if err != nil {
 		return err
@@ -255,6 +258,25 @@ func (d *Dovecot) start(bin string) error {
 	d.mu.Unlock()
 	probeUser := firstUser(d.Users)
 	return waitReady(p, d.Addr, loginFunc(probeUser+"*"+d.MasterUser, d.MasterPassword))
+}
+
+// bindFailed tells whether the last start failed because a port was taken.
+func (d *Dovecot) bindFailed() bool {
+	f, err := os.Open(filepath.Join(d.Dir, "dovecot.log"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	data, _ := io.ReadAll(io.NewSectionReader(f, d.logStart, 1<<20))
+	return strings.Contains(string(data), "Address already in use")
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 func firstUser(users map[string]string) string {
@@ -275,7 +297,8 @@ func (d *Dovecot) Stop() {
 	p.stop()
 }
 
-// Restart stops the server and starts it again on the same ports with the same data.
+// Restart stops the server (if running) and starts it again on the same ports with the same
+// data: Stop, wait, Restart simulates an outage.
 func (d *Dovecot) Restart(t testing.TB) {
 	t.Helper()
 	d.Stop()
@@ -283,14 +306,14 @@ func (d *Dovecot) Restart(t testing.TB) {
 	if err != nil {
 		t.Fatalf("restart: %v", err)
 	}
-	// The old listening sockets are closed once the master has exited, but give a late child a moment.
+	// The listening sockets close with the master; retry briefly should a port still be busy.
 	var startErr error
 	for attempt := 0; attempt < 20; attempt++ {
 		if startErr = d.start(bin); startErr == nil {
 			return
 		}
 		d.Stop()
-		if !strings.Contains(d.LogTail(), "Address already in use") {
+		if !d.bindFailed() {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
