@@ -51,6 +51,7 @@ const usage = `imapmigrate moves mailboxes between IMAP servers over IMAP.
 
 Usage:
   imapmigrate sync  [flags]   copy one user's mailbox (run it again: only changes move)
+  imapmigrate plan  [flags]   show the folder mapping sync would use; nothing is written
   imapmigrate demo            a sync between two in-process servers, to see it work
   imapmigrate help  [command] this text, or a command's flags
 
@@ -66,6 +67,8 @@ func run(ctx context.Context, env *environment, args []string) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "sync":
 		err = runSync(ctx, env, rest)
+	case "plan":
+		err = runPlan(ctx, env, rest)
 	case "demo":
 		err = runDemo(ctx, env, rest)
 	case "help", "-h", "--help":

@@ -26,6 +26,7 @@ type syncFlags struct {
 	quiet         bool
 	flagsConflict string
 	reportFile    string
+	rules         *ruleFlags
 }
 
 func newSyncFlags(name string, env *environment) (*pflag.FlagSet, *syncFlags) {
@@ -35,6 +36,7 @@ func newSyncFlags(name string, env *environment) (*pflag.FlagSet, *syncFlags) {
 	f := &syncFlags{}
 	f.src = addEndpointFlags(fs, "src", "source")
 	f.dst = addEndpointFlags(fs, "dst", "destination")
+	f.rules = addRuleFlags(fs)
 	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir(env), "directory of the per-user state files")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "show what would be created and copied; write nothing anywhere")
 	fs.IntVar(&f.connections, "connections", 4, "connections per server for this user (Dovecot allows 10 per user and IP by default)")
@@ -80,6 +82,9 @@ func (f *syncFlags) options(env *environment) (imapsync.Options, error) {
 		return o, err
 	}
 	if o.Dst, err = f.dst.endpoint(env); err != nil {
+		return o, err
+	}
+	if o.Rules, err = f.rules.rules(); err != nil {
 		return o, err
 	}
 	o.StateDir, o.DryRun, o.Connections = f.stateDir, f.dryRun, f.connections

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/pflag"
+
+	"github.com/imapmigrate/imapmigrate/imapsync"
+)
+
+// runPlan prints the folder mapping that sync would use, and every
+// collision or invalid name with the rule that resolves it.
+func runPlan(ctx context.Context, env *environment, args []string) error {
+	fs, f := newSyncFlags("plan", env)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "print the plan as JSON")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	opts, err := f.options(env)
+	if err != nil {
+		return err
+	}
+	res, err := imapsync.Plan(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		printPlan(env.stdout, res)
+	}
+	if res.Err != nil {
+		return fmt.Errorf("user %s: the folder mapping has %d problems (listed above); sync will not start until rules resolve them", res.User, len(res.Errors))
+	}
+	return nil
+}
+
+func printPlan(w io.Writer, res *imapsync.PlanResult) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "SOURCE\tDESTINATION\tWHY\tACTION\tMESSAGES (SRC/DST)\n")
+	for _, p := range res.Pairs {
+		why := make([]string, len(p.Reasons))
+		for i, r := range p.Reasons {
+			why[i] = string(r)
+		}
+		if p.SpecialUse != "" {
+			why = append(why, p.SpecialUse)
+		}
+		action := "exists"
+		if p.Create {
+			action = "will create"
+			if p.CreateUse != "" {
+				action += " " + p.CreateUse
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s/%s\n", p.Src, p.Dst, orDash(strings.Join(why, ", ")), action, count(p.Messages), count(p.DstMessages))
+	}
+	tw.Flush()
+	if len(res.Skipped) > 0 {
+		fmt.Fprintln(w, "\nNot copied:")
+		for _, s := range res.Skipped {
+			fmt.Fprintf(w, "  %q: %s\n", s.Src, s.Why)
+		}
+	}
+	if len(res.Errors) > 0 {
+		fmt.Fprintln(w, "\nProblems:")
+		for _, e := range res.Errors {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func count(n int) string {
+	if n < 0 {
+		return "?"
+	}
+	return fmt.Sprint(n)
+}
