@@ -21,6 +21,7 @@
 // go-imap behaviour that tests meet here: an APPEND the server refuses before its "+" (a
 // synchronising literal, go-imap uses one above 4 KB) closes the connection, for instance
 // Dovecot's "NO [LIMIT] Mail size is larger than the maximum size allowed by server
-// configuration" with DovecotOptions.MaxMailSize; dial again. mox lists INBOX as "Inbox",
+// configuration" with DovecotOptions.MaxMailSize; dial again (a refused literal of 4 KB or
+// less, sent with LITERAL+, leaves the connection usable). mox lists INBOX as "Inbox",
 // which go-imap reports as "INBOX".
 package testserver

@@ -51,9 +51,11 @@ type DovecotOptions struct {
 	// TLS adds a certificate signed by a fresh CA (Dovecot.CACert): STARTTLS on Addr and implicit
 	// TLS on TLSAddr. Without it ssl = no and STARTTLS is not offered.
 	TLS bool
-	// MaxMailSize > 0 makes the server refuse an APPEND larger than this many bytes (quota
-	// plugin, quota_max_mail_size) with "NO [LIMIT] Mail size is larger than the maximum size
-	// allowed by server configuration", sent before the literal's continuation.
+	// MaxMailSize > 0 makes the server refuse an APPEND of more than this many bytes (literal
+	// size; exactly MaxMailSize is accepted) with "NO [LIMIT] Mail size is larger than the
+	// maximum size allowed by server configuration" (quota plugin, quota_max_mail_size). For a
+	// synchronising literal (go-imap: above 4 KB) the NO comes before "+" and go-imap closes
+	// the connection; for a smaller LITERAL+ one the connection stays usable.
 	MaxMailSize int64
 	// MaxUserIPConnections sets mail_max_userip_connections (0: Dovecot's default, 10).
 	MaxUserIPConnections int

@@ -138,10 +138,14 @@ func TestDovecotMaxMailSize(t *testing.T) {
 	t.Parallel()
 	d := StartDovecot(t, DovecotOptions{Kind: New, MaxMailSize: 50_000})
 	c := d.Dial(t, "alice")
-	small := Msg{Body: bytes.Repeat([]byte("x"), 49_000)}
-	Fill(t, c, "INBOX", []Msg{small})
+	// Exactly MaxMailSize bytes are accepted, one more is refused.
+	sized := func(n int) []byte {
+		const head = "Subject: sized\r\n\r\n"
+		return []byte(head + strings.Repeat("x", n-len(head)-2) + "\r\n")
+	}
+	Fill(t, c, "INBOX", []Msg{{Body: sized(50_000)}})
 
-	big := []byte("Subject: big\r\n\r\n" + strings.Repeat("y", 60_000) + "\r\n")
+	big := sized(50_001)
 	cmd := c.Append("INBOX", int64(len(big)), nil)
 	cmd.Write(big)
 	cmd.Close()
