@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"sync"
 	"time"
@@ -178,9 +177,6 @@ func (u *userRun) openState() (*state.Store, error) {
 		return nil, errors.New("no state directory")
 	}
 	if u.opts.DryRun {
-		if _, err := os.Stat(state.Path(u.opts.StateDir, u.user)); err != nil {
-			return nil, nil
-		}
 		return state.OpenReadOnly(u.opts.StateDir, u.user)
 	}
 	return state.Open(u.opts.StateDir, u.user)

@@ -52,6 +52,8 @@ const usage = `imapmigrate moves mailboxes between IMAP servers over IMAP.
 Usage:
   imapmigrate sync  [flags]   copy one user's mailbox (run it again: only changes move)
   imapmigrate plan  [flags]   show the folder mapping sync would use; nothing is written
+  imapmigrate verify [flags]  compare source and destination now; list every difference
+  imapmigrate state show --state-dir DIR --user USER   what the state holds
   imapmigrate demo            a sync between two in-process servers, to see it work
   imapmigrate help  [command] this text, or a command's flags
 
@@ -69,6 +71,10 @@ func run(ctx context.Context, env *environment, args []string) int {
 		err = runSync(ctx, env, rest)
 	case "plan":
 		err = runPlan(ctx, env, rest)
+	case "verify":
+		err = runVerify(ctx, env, rest)
+	case "state":
+		err = runState(env, rest)
 	case "demo":
 		err = runDemo(ctx, env, rest)
 	case "help", "-h", "--help":

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/imapmigrate/imapmigrate/imapsync"
+)
+
+// errMismatch: verify found differences (exit 1).
+var errMismatch = failuresError{-1}
+
+// runVerify compares source and destination now and lists every message
+// that differs.
+func runVerify(ctx context.Context, env *environment, args []string) error {
+	fs, f := newSyncFlags("verify", env)
+	var asJSON, bodies bool
+	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	fs.BoolVar(&bodies, "bodies", false, "also compare the SHA-256 of every message's bytes (reads every message on both sides)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	opts, err := f.options(env)
+	if err != nil {
+		return err
+	}
+	res, err := imapsync.Verify(ctx, imapsync.VerifyOptions{Options: opts, Bodies: bodies})
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		how := "size and header hash"
+		if bodies {
+			how = "SHA-256 of the whole message"
+		}
+		for _, d := range res.Differences {
+			fmt.Fprintln(env.stdout, d)
+		}
+		fmt.Fprintf(env.stdout, "%s: %d folders, %d source messages compared by %s: %d differences\n",
+			res.User, res.Folders, res.Messages, how, len(res.Differences))
+	}
+	if !res.OK() {
+		return errMismatch
+	}
+	return nil
+}
