@@ -34,8 +34,14 @@ type folderWork struct {
 	dstValid   uint32             // destination UIDVALIDITY
 	dstUIDNext uint32             // destination UIDNEXT before this run's APPENDs
 	repair     bool               // the state's pairs of this folder no longer hold
-	report     FolderReport
-	skipped    bool
+	dstUIDs    int                // messages in the destination folder at scan time
+	// expunged maps source UIDs expunged on the source to their copy on
+	// the destination: what --delete removes. forget lists pairs of which
+	// neither side holds the message any more.
+	expunged map[uint32]uint32
+	forget   []uint32
+	report   FolderReport
+	skipped  bool
 
 	mu     sync.Mutex
 	failed bool // any failure: do not record the folder as complete
@@ -59,7 +65,7 @@ func (w *folderWork) fail() {
 // changes, adopts messages already on the destination and leaves in toCopy
 // what still has to be copied.
 func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstView *serverView) (*folderWork, error) {
-	w := &folderWork{pair: p, report: FolderReport{Src: p.Src, Dst: p.Dst, Created: u.created[p.Dst]}}
+	w := &folderWork{pair: p, report: FolderReport{Src: p.Src, Dst: p.Dst, Created: u.created[p.Dst]}, expunged: map[uint32]uint32{}}
 	if u.store != nil {
 		if f, ok := u.store.Folder(p.Src); ok {
 			w.prev = f
@@ -122,6 +128,7 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 		w.filter = newFlagFilter(nil)
 	}
 
+	w.dstUIDs = len(dstMsgs)
 	d := u.diff(w, dstMsgs)
 	if err := u.prepareState(w); err != nil {
 		return nil, err
@@ -305,6 +312,11 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 				w.report.GoneOnSrc++
 				if pm.DstUID != 0 {
 					pairedDst[pm.DstUID] = true
+				}
+				if _, there := d.dst[pm.DstUID]; there && pm.DstUID != 0 {
+					w.expunged[uid] = pm.DstUID
+				} else {
+					w.forget = append(w.forget, uid)
 				}
 			}
 		}

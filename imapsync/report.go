@@ -37,22 +37,25 @@ type FolderPlan struct {
 
 // FolderReport is what happened to one folder pair.
 type FolderReport struct {
-	Src          string   `json:"src"`
-	Dst          string   `json:"dst"`
-	Created      bool     `json:"created,omitempty"`
-	Skipped      bool     `json:"skipped,omitempty"` // unchanged since the last run, per STATUS
-	Copied       int      `json:"copied"`
-	Existing     int      `json:"existing"` // already on the destination (paired before)
-	Adopted      int      `json:"adopted"`  // found on the destination by identity and paired
-	Failed       int      `json:"failed"`
-	FlagsUpdated int      `json:"flags_updated"`
-	DeletedOnDst int      `json:"deleted_on_destination"` // removed there by the user; not copied again
-	GoneOnSrc    int      `json:"expunged_on_source"`
-	Bytes        int64    `json:"bytes"`
-	DroppedFlags []string `json:"dropped_flags,omitempty"` // flags the destination cannot store
-	Error        string   `json:"error,omitempty"`
-	WouldCopy    int      `json:"would_copy,omitempty"` // dry run
-	WouldBytes   int64    `json:"would_bytes,omitempty"`
+	Src          string `json:"src"`
+	Dst          string `json:"dst"`
+	Created      bool   `json:"created,omitempty"`
+	Skipped      bool   `json:"skipped,omitempty"` // unchanged since the last run, per STATUS
+	Copied       int    `json:"copied"`
+	Existing     int    `json:"existing"` // already on the destination (paired before)
+	Adopted      int    `json:"adopted"`  // found on the destination by identity and paired
+	Failed       int    `json:"failed"`
+	FlagsUpdated int    `json:"flags_updated"`
+	DeletedOnDst int    `json:"deleted_on_destination"` // removed there by the user; not copied again
+	GoneOnSrc    int    `json:"expunged_on_source"`
+	// DeletedOnDstBySync counts messages --delete removed because the
+	// source expunged them.
+	DeletedOnDstBySync int      `json:"deleted_by_sync,omitempty"`
+	Bytes              int64    `json:"bytes"`
+	DroppedFlags       []string `json:"dropped_flags,omitempty"` // flags the destination cannot store
+	Error              string   `json:"error,omitempty"`
+	WouldCopy          int      `json:"would_copy,omitempty"` // dry run
+	WouldBytes         int64    `json:"would_bytes,omitempty"`
 }
 
 // Report is the outcome of one user's run.
@@ -66,6 +69,7 @@ type Report struct {
 	Failed          int            `json:"failed"`
 	FlagsUpdated    int            `json:"flags_updated"`
 	DeletedOnDst    int            `json:"deleted_on_destination"`
+	Deleted         int            `json:"deleted_by_sync,omitempty"`
 	Bytes           int64          `json:"bytes"`
 	Duration        time.Duration  `json:"duration_ns"`
 	Failures        []Failure      `json:"failures,omitempty"`
@@ -98,6 +102,7 @@ func (r *Report) addFolder(f FolderReport) {
 	r.Failed += f.Failed
 	r.FlagsUpdated += f.FlagsUpdated
 	r.DeletedOnDst += f.DeletedOnDst
+	r.Deleted += f.DeletedOnDstBySync
 	r.Bytes += f.Bytes
 	r.WouldCopy += f.WouldCopy
 	r.WouldCopyBytes += f.WouldBytes

@@ -23,6 +23,9 @@ type Options struct {
 	Connections   int // per side; default 4
 	Rules         mapping.Rules
 	FlagsConflict ConflictPolicy
+	// Delete removes from the destination what the source expunged (only
+	// messages this tool copied); Force lifts the 10% ceiling.
+	Delete, Force bool
 	Events        Events
 	// ChunkMessages bounds one copy job, so a big folder spreads over
 	// several connections. Default 200.

@@ -167,6 +167,9 @@ func printSummary(w io.Writer, r *imapsync.Report) {
 	if r.FlagsUpdated > 0 || r.DeletedOnDst > 0 {
 		fmt.Fprintf(w, "  flags updated on %d messages; %d deleted on the destination by the user (not copied again)\n", r.FlagsUpdated, r.DeletedOnDst)
 	}
+	if r.Deleted > 0 {
+		fmt.Fprintf(w, "  deleted on the destination because the source expunged them: %d\n", r.Deleted)
+	}
 	secs := r.Duration.Seconds()
 	rate := ""
 	if secs > 0 && r.Copied > 0 {

@@ -27,6 +27,7 @@ type syncFlags struct {
 	flagsConflict string
 	reportFile    string
 	rules         *ruleFlags
+	del, force    bool
 }
 
 func newSyncFlags(name string, env *environment) (*pflag.FlagSet, *syncFlags) {
@@ -42,6 +43,8 @@ func newSyncFlags(name string, env *environment) (*pflag.FlagSet, *syncFlags) {
 	fs.IntVar(&f.connections, "connections", 4, "connections per server for this user (Dovecot allows 10 per user and IP by default)")
 	fs.StringVar(&f.progress, "progress", "auto", "progress bars: auto (on a terminal), always or never")
 	fs.StringVar(&f.flagsConflict, "flags-conflict", "source", "who wins when both sides changed the same flag: source or destination")
+	fs.BoolVar(&f.del, "delete", false, "delete from the destination the messages this tool copied that the source has expunged since (UID EXPUNGE; at most 10% of a folder per run)")
+	fs.BoolVar(&f.force, "force", false, "with --delete: allow deleting more than 10% of a folder in one run")
 	fs.StringVar(&f.reportFile, "report", "", "also write the report as JSON to this file (per folder counts, each failure)")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log every folder and every retry")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only failures and the summary")
@@ -87,6 +90,10 @@ func (f *syncFlags) options(env *environment) (imapsync.Options, error) {
 	if o.Rules, err = f.rules.rules(); err != nil {
 		return o, err
 	}
+	if f.force && !f.del {
+		return o, usageError{"--force only goes with --delete"}
+	}
+	o.Delete, o.Force = f.del, f.force
 	o.StateDir, o.DryRun, o.Connections = f.stateDir, f.dryRun, f.connections
 	return o, nil
 }
