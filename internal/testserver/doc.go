@@ -12,7 +12,8 @@
 // What servers do to messages (compare a destination with what the source server returns,
 // not with the bytes that were appended):
 //   - Dovecot, Courier and mox return bare LF line ends as CRLF; about 200 of the ~300 corpus
-//     messages are LF-only. Dovecot and mox refuse an empty message; Courier stores it.
+//     messages are LF-only. Dovecot also returns NUL bytes as 0x80. Dovecot and mox refuse an
+//     empty message; Courier stores it.
 //   - Cyrus refuses messages with bare LF ("NO Message contains bare newlines"), NUL bytes or
 //     a broken header, and replaces 8-bit bytes in headers by 'X' (munge8bit). Only about a
 //     third of the corpus goes in.

@@ -302,3 +302,59 @@ func TestCorpusMessages(t *testing.T) {
 		t.Fatalf("CorpusMessages = %q", got)
 	}
 }
+
+// dovecotView is what Dovecot returns for an appended message: bare LF as CRLF, NUL as 0x80.
+func dovecotView(b []byte) []byte {
+	var out []byte
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			out = append(out, '\r')
+		}
+		if c == 0 {
+			c = 0x80
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// TestCorpusIntoDovecot appends the shared corpus (when IMAPMIGRATE_CORPUS is set, as
+// scripts/test.sh does) to a New Dovecot and checks what comes back.
+func TestCorpusIntoDovecot(t *testing.T) {
+	t.Parallel()
+	corpus := CorpusMessages(t)
+	if corpus == nil {
+		t.Log("IMAPMIGRATE_CORPUS is unset; nothing to check")
+		return
+	}
+	var msgs []Msg
+	for _, b := range corpus {
+		if len(b) > 0 { // Dovecot: "NO Can't save a zero byte message"
+			msgs = append(msgs, Msg{Body: b})
+		}
+	}
+	d := StartDovecot(t, DovecotOptions{Kind: New})
+	c := d.Dial(t, "alice")
+	Fill(t, c, "Corpus", msgs)
+	got := ReadMailbox(t, c, "Corpus")
+	if len(got) != len(msgs) {
+		t.Fatalf("got %d messages back, want %d", len(got), len(msgs))
+	}
+	var same, changed int
+	for i := range msgs {
+		switch {
+		case bytes.Equal(got[i].Body, msgs[i].Body):
+			same++
+		case bytes.Equal(got[i].Body, dovecotView(msgs[i].Body)):
+			changed++
+		default:
+			a, b := got[i].Body, dovecotView(msgs[i].Body)
+			p := 0
+			for p < len(a) && p < len(b) && a[p] == b[p] {
+				p++
+			}
+			t.Errorf("corpus message %d comes back changed beyond LF -> CRLF, NUL -> 0x80 at %d: %q vs %q", i, p, a[p:min(len(a), p+10)], b[p:min(len(b), p+10)])
+		}
+	}
+	t.Logf("%d messages: %d byte for byte, %d with bare LF turned into CRLF or NUL into 0x80", len(msgs), same, changed)
+}
