@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
+	"syscall"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -274,7 +276,15 @@ func (u *userRun) appendOne(w *folderWork, dst *Conn, uid uint32, body imap.Lite
 		}
 		return pendingAppend{}, err
 	}
+	u.maybeCrash()
 	return pendingAppend{uid: uid, cmd: cmd, dst: dst}, nil
+}
+
+// maybeCrash implements Options.CrashAfterAppends.
+func (u *userRun) maybeCrash() {
+	if u.opts.CrashAfterAppends > 0 && u.appends.Add(1) == u.opts.CrashAfterAppends {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	}
 }
 
 // appended records the outcome of one APPEND. ok: copied and recorded;

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -30,6 +31,10 @@ type Options struct {
 	// ChunkMessages bounds one copy job, so a big folder spreads over
 	// several connections. Default 200.
 	ChunkMessages int
+	// CrashAfterAppends, for crash tests only, kills the process with
+	// SIGKILL right after the Nth APPEND's message was sent, before its
+	// answer is read: the worst moment for the state.
+	CrashAfterAppends int64
 }
 
 func (o *Options) defaults() {
@@ -65,6 +70,7 @@ type userRun struct {
 	events Events
 	// created holds the destination folders this run created.
 	created map[string]bool
+	appends atomic.Int64 // APPENDs sent, for Options.CrashAfterAppends
 }
 
 // Sync copies one user's mailbox from Src to Dst. It returns the report and,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/spf13/pflag"
 
@@ -112,6 +113,11 @@ func runSync(ctx context.Context, env *environment, args []string) error {
 	opts, err := f.options(env)
 	if err != nil {
 		return err
+	}
+	// A crash-test hook, read from the environment so that no flag
+	// advertises it: SIGKILL right after the Nth APPEND is sent.
+	if n, err := strconv.ParseInt(env.getenv("IMAPMIGRATE_TEST_CRASH_AFTER_APPENDS"), 10, 64); err == nil {
+		opts.CrashAfterAppends = n
 	}
 	ui := newProgress(env, f.progress, f.verbose, f.quiet)
 	opts.Events = ui
