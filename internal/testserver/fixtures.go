@@ -229,11 +229,12 @@ func syntheticBody(rng *rand.Rand, seed int64, i int, date time.Time) []byte {
 	b.WriteString(fmt.Sprintf("Content-Disposition: attachment; filename=\"data-%d.bin\"\r\n\r\n", i))
 	// 100 KB to 2 MB once encoded, spread evenly on a log scale.
 	size := int(100e3*math.Exp(rng.Float64()*math.Log(20))) * 3 / 4
-	raw := make([]byte, size+8)
-	for j := 0; j < size; j += 8 {
-		binary.LittleEndian.PutUint64(raw[j:], rng.Uint64())
+	var key [32]byte
+	for j := 0; j < len(key); j += 8 {
+		binary.LittleEndian.PutUint64(key[j:], rng.Uint64())
 	}
-	raw = raw[:size]
+	raw := make([]byte, size)
+	rand.NewChaCha8(key).Read(raw)
 	enc := base64.StdEncoding.EncodeToString(raw)
 	for len(enc) > 76 {
 		b.WriteString(enc[:76] + "\r\n")
