@@ -89,7 +89,11 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 		return nil, fmt.Errorf("source: EXAMINE %q: %w", p.Src, err)
 	}
 	w.srcSel = sel
-	srcMsgs, err := fetchMeta(src, sel.NumMessages)
+	srcList := listing{c: src, sel: sel, prev: w.prev}
+	if w.prev.Dst == p.Dst && w.prev.SrcUIDValidity == sel.UIDValidity {
+		srcList.modseq = w.prev.SrcHighestModSeq
+	}
+	srcMsgs, err := srcList.list()
 	if err != nil {
 		srcBroken = isConnError(err)
 		return nil, fmt.Errorf("source: FETCH metadata in %q: %w", p.Src, err)
@@ -111,13 +115,17 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 		if u.opts.DryRun {
 			dstSel, err = dst.Examine(p.Dst, false)
 		} else {
-			dstSel, err = dst.SelectRW(p.Dst, false)
+			dstSel, err = dst.SelectRW(p.Dst, true)
 		}
 		if err != nil {
 			dstBroken = isConnError(err)
 			return nil, fmt.Errorf("destination: SELECT %q: %w", p.Dst, err)
 		}
-		if dstMsgs, err = fetchMeta(dst, dstSel.NumMessages); err != nil {
+		dstList := listing{c: dst, sel: dstSel, prev: w.prev, dst: true}
+		if w.prev.Dst == p.Dst && w.prev.SrcUIDValidity == sel.UIDValidity && w.prev.DstUIDValidity == dstSel.UIDValidity {
+			dstList.modseq = w.prev.DstHighestModSeq
+		}
+		if dstMsgs, err = dstList.list(); err != nil {
 			dstBroken = isConnError(err)
 			return nil, fmt.Errorf("destination: FETCH flags in %q: %w", p.Dst, err)
 		}
@@ -215,16 +223,9 @@ func fetchMeta(c *Conn, exists uint32) ([]msgMeta, error) {
 			cmd.Close()
 			return nil, err
 		}
-		if buf.UID == 0 {
-			continue
+		if buf.UID != 0 {
+			out = append(out, metaOf(buf.UID, buf.Flags, buf.InternalDate, buf.RFC822Size))
 		}
-		out = append(out, msgMeta{
-			UID:   uint32(buf.UID),
-			Flags: withoutRecent(buf.Flags),
-			Time:  buf.InternalDate,
-			Date:  buf.InternalDate.Unix(),
-			Size:  buf.RFC822Size,
-		})
 	}
 	if err := cmd.Close(); err != nil {
 		return nil, err
