@@ -1,0 +1,363 @@
+#!/usr/bin/env bash
+# The benchmark: imapmigrate against mbsync (isync) and Dovecot's dsync through imapc, on the
+# same old (Maildir, ".", "INBOX.") and new (mdbox, "/") Dovecot servers the tests use. See
+# bench/README.md.
+#
+#   sudo bench/run.sh                  # the standard run (10,000 messages, ~410 MB), ~5 minutes
+#   BENCH_MESSAGES=1000 bench/run.sh   # a quick one
+#
+# Environment:
+#   BENCH_MESSAGES  messages of the standard mailbox (default 10000)
+#   BENCH_SEED      seed of the data set (default 1); the same seed gives the same bytes
+#   BENCH_TOOLS     which tools to run, in order (default "imapmigrate mbsync dsync")
+#   BENCH_IMAPMIGRATE_ARGS  extra arguments for every imapmigrate sync (e.g. "--connections 8")
+#   BENCH_KEEP=1    keep the temporary directory (servers' logs, manifests, tools' logs)
+#   BENCH_OUT       the results file (default bench/results/DATE_TIME.txt)
+#
+# Needs root: it installs dovecot-imapd, isync and time when missing, and Dovecot drops to the
+# "mail" user. Only loopback addresses are used.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+MESSAGES=${BENCH_MESSAGES:-10000}
+SEED=${BENCH_SEED:-1}
+TOOLS=${BENCH_TOOLS:-imapmigrate mbsync dsync}
+IM_ARGS=${BENCH_IMAPMIGRATE_ARGS:-}
+MASTER=admin MASTERPW=masterpw
+stamp=$(date +%Y-%m-%d_%H%M%S)
+OUT=${BENCH_OUT:-$root/bench/results/$stamp.txt}
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+die() {
+	log "ERROR: $*"
+	exit 1
+}
+
+# --- tools --------------------------------------------------------------------------------------
+[ "$(id -u)" = 0 ] || die "run as root (sudo bench/run.sh): it installs packages and Dovecot needs root to switch to the mail user"
+export PATH=$PATH:/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin
+command -v go >/dev/null || die "go is not installed (go.mod wants $(sed -n 's/^go //p' go.mod))"
+missing=()
+command -v dovecot >/dev/null || missing+=(dovecot-imapd)
+command -v mbsync >/dev/null || missing+=(isync)
+[ -x /usr/bin/time ] || missing+=(time)
+if [ ${#missing[@]} -gt 0 ]; then
+	log "installing ${missing[*]}"
+	apt-get update -qq || die "apt-get update failed"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+		die "apt-get install ${missing[*]} failed"
+fi
+id mail >/dev/null 2>&1 || die "no system user 'mail' (common.conf runs the mail storage as mail:mail)"
+
+TMP=$(mktemp -d /tmp/imapmigrate-bench.XXXXXX)
+chmod 0755 "$TMP"
+mkdir -p "$TMP/logs" "$TMP/rows" "$TMP/checks"
+
+PIDS=()
+cleanup() {
+	local rc=$?
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ -n "${BENCH_KEEP:-}" ] || [ $rc -ne 0 ]; then
+		log "kept $TMP (servers' logs in old/dovecot.log, new/dovecot.log; tools' output in logs/)"
+	else
+		rm -rf "$TMP"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "building imapmigrate and bench/benchtool"
+go build -o "$TMP/imapmigrate" ./cmd/imapmigrate || die "go build ./cmd/imapmigrate failed"
+go build -o "$TMP/benchtool" ./bench/benchtool || die "go build ./bench/benchtool failed"
+BT=$TMP/benchtool
+IM=$TMP/imapmigrate
+
+BATCH=
+if "$IM" sync --help 2>&1 | grep -q -- '--users'; then
+	BATCH=1
+fi
+
+# --- servers ------------------------------------------------------------------------------------
+OLD=$TMP/old NEW=$TMP/new
+OLDPORT=$("$BT" freeport)
+NEWPORT=$("$BT" freeport)
+while [ "$NEWPORT" = "$OLDPORT" ]; do NEWPORT=$("$BT" freeport); done
+
+batch_users=()
+if [ -n "$BATCH" ]; then
+	for i in $(seq -w 1 20); do batch_users+=("u$i"); done
+fi
+old_users="alice:secret bob:secret big:secret tiny:secret"
+new_users="alice_imapmigrate:secret alice_mbsync:secret alice_dsync:secret big_imapmigrate:secret tiny_imapmigrate:secret"
+for u in "${batch_users[@]}"; do
+	old_users+=" $u:secret"
+	new_users+=" $u:secret"
+done
+USERS=$old_users sh testdata/dovecot/render.sh old "$OLD" "$OLDPORT" >/dev/null
+USERS=$new_users sh testdata/dovecot/render.sh new "$NEW" "$NEWPORT" >/dev/null
+# As internal/testserver does: listen on loopback only.
+echo 'listen = 127.0.0.1' >"$OLD/options.conf"
+echo 'listen = 127.0.0.1' >"$NEW/options.conf"
+
+mailuid=$(id -u mail) mailgid=$(id -g mail)
+log "writing the source mailboxes as Maildir (seed $SEED)"
+gen() { # user profile [count]
+	mkdir -p "$OLD/mail/$1"
+	"$BT" gen -maildir "$OLD/mail/$1/Maildir" -profile "$2" -count "${3:-0}" -seed "$SEED" -uid "$mailuid" -gid "$mailgid"
+	chown "$mailuid:$mailgid" "$OLD/mail/$1"
+}
+t0=$(date +%s.%N)
+dataset=$(gen alice standard "$MESSAGES")
+log "alice: $dataset ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s)"
+gen big big >/dev/null
+gen tiny small 300 >/dev/null
+for u in "${batch_users[@]}"; do gen "$u" small 300 >/dev/null; done
+
+dovecot -F -c "$OLD/old.conf" >"$OLD/dovecot.out" 2>&1 &
+OLDPID=$!
+PIDS+=("$OLDPID")
+dovecot -F -c "$NEW/new.conf" >"$NEW/dovecot.out" 2>&1 &
+NEWPID=$!
+PIDS+=("$NEWPID")
+"$BT" wait -addr "127.0.0.1:$OLDPORT" -user alice ||
+	die "old Dovecot did not start: $(tail -5 "$OLD/dovecot.log" "$OLD/dovecot.out" 2>/dev/null)"
+"$BT" wait -addr "127.0.0.1:$NEWPORT" -user alice_imapmigrate ||
+	die "new Dovecot did not start: $(tail -5 "$NEW/dovecot.log" "$NEW/dovecot.out" 2>/dev/null)"
+log "old Dovecot (Maildir) on 127.0.0.1:$OLDPORT, new Dovecot (mdbox) on 127.0.0.1:$NEWPORT"
+
+# --- measuring ----------------------------------------------------------------------------------
+srv_cpu() { "$BT" cpu "$1" 2>/dev/null || echo 0; }
+
+# measure TOOL RUN MSGS BYTES cmd... : runs cmd under /usr/bin/time -v and records wall, CPU and
+# max RSS of the tool and the CPU the two servers spent meanwhile, in $TMP/rows/TOOL.RUN.
+measure() {
+	local tool=$1 run=$2 msgs=$3 bytes=$4
+	shift 4
+	local key=$tool.$run
+	local tlog=$TMP/logs/$key.log tf=$TMP/logs/$key.time
+	local s0 d0 s1 d1 t0 t1 rc=0
+	s0=$(srv_cpu "$OLDPID")
+	d0=$(srv_cpu "$NEWPID")
+	log "$tool: $run ..."
+	t0=$(date +%s.%N)
+	/usr/bin/time -v -o "$tf" "$@" >"$tlog" 2>&1 || rc=$?
+	t1=$(date +%s.%N)
+	sleep 0.5 # the servers' imap processes exit after LOGOUT and are reaped by the master
+	s1=$(srv_cpu "$OLDPID")
+	d1=$(srv_cpu "$NEWPID")
+	local user sys rss
+	user=$(sed -n 's/^\s*User time (seconds): //p' "$tf")
+	sys=$(sed -n 's/^\s*System time (seconds): //p' "$tf")
+	rss=$(sed -n 's/^\s*Maximum resident set size (kbytes): //p' "$tf")
+	awk -v tool="$tool" -v run="$run" -v t0="$t0" -v t1="$t1" -v m="$msgs" -v b="$bytes" \
+		-v u="${user:-0}" -v s="${sys:-0}" -v rss="${rss:-0}" -v s0="$s0" -v s1="$s1" -v d0="$d0" -v d1="$d1" -v rc="$rc" \
+		'BEGIN{printf "%s\t%s\t%.2f\t%d\t%.1f\t%.2f\t%.0f\t%.2f\t%.2f\t%d\n", tool, run, t1-t0, m, b/1e6, u+s, rss/1024, s1-s0, d1-d0, rc}' \
+		>"$TMP/rows/$key"
+	if [ $rc -ne 0 ]; then
+		log "$tool: $run exited with status $rc; the end of its output:"
+		tail -15 "$tlog" >&2
+	else
+		log "$tool: $run done in $(cut -f3 "$TMP/rows/$key") s"
+	fi
+	return 0
+}
+
+# check TOOL RUN WANT USER: hashes USER's mailbox on the new server and compares it with the
+# manifest WANT.
+check() {
+	local tool=$1 run=$2 want=$3 user=$4
+	local got=$TMP/$user.$run.json
+	if ! "$BT" hash -addr "127.0.0.1:$NEWPORT" -user "$user" -out "$got" >/dev/null 2>"$TMP/logs/hash.err"; then
+		echo "check failed: $(cat "$TMP/logs/hash.err")" >"$TMP/checks/$tool.$run"
+		return 0
+	fi
+	"$BT" compare -want "$want" -got "$got" -details "$TMP/logs/$tool.$run.diff" >"$TMP/checks/$tool.$run"
+	log "$tool: $run check: $(cat "$TMP/checks/$tool.$run")"
+}
+
+export IMAPMIGRATE_SRC_PASSWORD=$MASTERPW IMAPMIGRATE_DST_PASSWORD=$MASTERPW
+
+mkdir -p "$TMP/mbsync-state"
+cat >"$TMP/mbsyncrc" <<EOF
+IMAPAccount old
+Host 127.0.0.1
+Port $OLDPORT
+User alice*$MASTER
+Pass $MASTERPW
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore old
+Account old
+
+IMAPAccount new
+Host 127.0.0.1
+Port $NEWPORT
+User alice_mbsync*$MASTER
+Pass $MASTERPW
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore new
+Account new
+
+Channel migrate
+Far :old:
+Near :new:
+Patterns *
+Create Near
+Sync Pull
+Expunge None
+CopyArrivalDate yes
+SyncState $TMP/mbsync-state/
+EOF
+
+dsync_cmd=(doveadm -c "$NEW/new.conf"
+	-o imapc_host=127.0.0.1 -o "imapc_port=$OLDPORT"
+	-o imapc_user=alice -o "imapc_master_user=$MASTER" -o "imapc_password=$MASTERPW"
+	-o "imapc_features=rfc822.size fetch-headers" -o imapc_list_prefix=INBOX
+	-o mail_prefetch_count=20
+	backup -R -u alice_dsync imapc:)
+
+run_tool() { # tool run msgs bytes
+	local tool=$1
+	shift
+	case $tool in
+	imapmigrate) measure imapmigrate "$@" run_imapmigrate_cmd alice alice_imapmigrate ;;
+	mbsync) measure mbsync "$@" mbsync -c "$TMP/mbsyncrc" migrate ;;
+	dsync) measure dsync "$@" "${dsync_cmd[@]}" ;;
+	*) die "unknown tool $tool" ;;
+	esac
+}
+# /usr/bin/time runs a program, not a shell function: a small wrapper script.
+cat >"$TMP/run_imapmigrate_cmd" <<EOF
+#!/bin/sh
+exec "$IM" sync --src "127.0.0.1:$OLDPORT" --src-user "\$1" --src-master "$MASTER" --src-tls none \\
+	--dst "127.0.0.1:$NEWPORT" --dst-user "\$2" --dst-master "$MASTER" --dst-tls none \\
+	--state-dir "$TMP/state" --progress never $IM_ARGS
+EOF
+chmod +x "$TMP/run_imapmigrate_cmd"
+export PATH=$TMP:$PATH
+
+# --- the runs -----------------------------------------------------------------------------------
+log "hashing the source over IMAP (also builds the old server's indexes before any tool runs)"
+t0=$(date +%s.%N)
+read -r SRC_MSGS SRC_BYTES SRC_FOLDERS < <("$BT" hash -addr "127.0.0.1:$OLDPORT" -user alice -out "$TMP/src0.json")
+log "source: $SRC_MSGS messages, $SRC_BYTES bytes as served over IMAP ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s)"
+
+for tool in $TOOLS; do
+	run_tool "$tool" first "$SRC_MSGS" "$SRC_BYTES"
+	check "$tool" first "$TMP/src0.json" "alice_$tool"
+	run_tool "$tool" noop 0 0
+done
+
+log "changing 1% of the source: 100 new messages, flags of 100 others"
+"$BT" change -addr "127.0.0.1:$OLDPORT" -user alice -seed "$SEED" -new 100 -flags 100 >"$TMP/logs/change.log"
+log "$(cat "$TMP/logs/change.log")"
+read -r SRC1_MSGS SRC1_BYTES _ < <("$BT" hash -addr "127.0.0.1:$OLDPORT" -user alice -out "$TMP/src1.json")
+NEW_MSGS=$((SRC1_MSGS - SRC_MSGS)) NEW_BYTES=$((SRC1_BYTES - SRC_BYTES))
+
+for tool in $TOOLS; do
+	run_tool "$tool" 1pct "$NEW_MSGS" "$NEW_BYTES"
+	check "$tool" 1pct "$TMP/src1.json" "alice_$tool"
+done
+
+# Memory: one 20 MB and one 50 MB message, against 300 small ones.
+for u in tiny big; do
+	read -r m b _ < <("$BT" hash -addr "127.0.0.1:$OLDPORT" -user "$u" -out "$TMP/$u.src.json")
+	measure "imapmigrate" "$u" "$m" "$b" run_imapmigrate_cmd "$u" "${u}_imapmigrate"
+	check imapmigrate "$u" "$TMP/$u.src.json" "${u}_imapmigrate"
+done
+
+batch_note="batch (20 users x 300 messages): skipped, this imapmigrate has no --users flag (imapmigrate sync --help)"
+if [ -n "$BATCH" ]; then
+	printf '%s\n' "${batch_users[@]}" >"$TMP/users.txt"
+	bm=0 bb=0
+	for u in "${batch_users[@]}"; do
+		read -r m b _ < <("$BT" hash -addr "127.0.0.1:$OLDPORT" -user "$u" -out "$TMP/$u.src.json")
+		bm=$((bm + m)) bb=$((bb + b))
+	done
+	# shellcheck disable=SC2086
+	measure imapmigrate batch20 "$bm" "$bb" "$IM" sync --src "127.0.0.1:$OLDPORT" --src-master "$MASTER" --src-tls none \
+		--dst "127.0.0.1:$NEWPORT" --dst-master "$MASTER" --dst-tls none --users "$TMP/users.txt" \
+		--state-dir "$TMP/state" --progress never $IM_ARGS
+	bad=0
+	for u in "${batch_users[@]}"; do
+		check batch "$u" "$TMP/$u.src.json" "$u"
+		grep -q '^bytes=OK core=OK flags=OK dates=OK' "$TMP/checks/batch.$u" || bad=$((bad + 1))
+	done
+	if [ "$bad" = 0 ]; then
+		echo "bytes=OK flags=OK dates=OK (all 20 users)" >"$TMP/checks/imapmigrate.batch20"
+	else
+		echo "FAIL: $bad of 20 users differ (see the log)" >"$TMP/checks/imapmigrate.batch20"
+	fi
+	batch_note="batch: imapmigrate sync --users FILE (one user per line), 20 users x 300 messages"
+fi
+
+# --- report -------------------------------------------------------------------------------------
+mkdir -p "$(dirname "$OUT")"
+{
+	echo "imapmigrate benchmark, $(date '+%Y-%m-%d %H:%M %Z'), $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(. /etc/os-release && echo "$PRETTY_NAME")"
+	echo "imapmigrate $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'); $(mbsync --version | head -1); dovecot $(dovecot --version); $(go version | cut -d' ' -f3)"
+	echo "source: alice, $SRC_MSGS messages, $(awk -v b="$SRC_BYTES" 'BEGIN{printf "%.1f MB", b/1e6}') in $SRC_FOLDERS folders (seed $SEED); 1% change: $NEW_MSGS new messages ($(awk -v b="$NEW_BYTES" 'BEGIN{printf "%.1f MB", b/1e6}')) + flag changes on 100"
+	echo
+	printf '%-12s %-6s %8s %6s %7s %8s %7s %7s %8s %8s %8s  %s\n' tool run "wall s" msgs MB "msgs/s" "MB/s" "CPU s" "RSS MB" "srcsrv s" "dstsrv s" check
+	for run in first noop 1pct tiny big batch20; do
+		for tool in imapmigrate mbsync dsync; do
+			f=$TMP/rows/$tool.$run
+			[ -f "$f" ] || continue
+			chk=-
+			if [ -f "$TMP/checks/$tool.$run" ]; then
+				chk=$(awk '{for(i=1;i<=NF;i++){split($i,a,"="); if(a[1]=="bytes"||a[1]=="flags"||a[1]=="dates"||a[1]=="core") printf "%s%s=%s", (n++?" ":""), a[1], a[2]}}' "$TMP/checks/$tool.$run")
+			fi
+			awk -F'\t' -v chk="$chk" '{
+				rate = ($4 > 0 && $3 > 0) ? sprintf("%.0f", $4/$3) : "-";
+				mbs = ($4 > 0 && $3 > 0) ? sprintf("%.1f", $5/$3) : "-";
+				st = ($10 != 0) ? sprintf(" EXIT %d", $10) : "";
+				printf "%-12s %-6s %8.2f %6d %7.1f %8s %7s %7.2f %8d %8.2f %8.2f  %s%s\n", $1, $2, $3, $4, $5, rate, mbs, $6, $7, $8, $9, chk, st }' "$f"
+		done
+	done
+	echo
+	echo "runs: first = first copy to an empty user; noop = the same again, nothing changed; 1pct = after the"
+	echo "1% change; tiny = imapmigrate, 300 small messages; big = imapmigrate, one 20 MB + one 50 MB message."
+	echo "msgs, MB: what the run had to copy. CPU s, RSS MB: the tool's process (user+sys, max RSS, /usr/bin/time)."
+	echo "srcsrv s, dstsrv s: CPU of the old and new Dovecot (all processes) during the run; dsync writes the"
+	echo "new mdbox itself, so its destination work is in its own CPU s."
+	echo "check: bytes = multiset of SHA-256 per folder equals the source's; core = the same ignoring X-TUID header"
+	echo "lines; flags, dates = flags/keywords and INTERNALDATE of each message (paired by core hash)."
+	echo "$batch_note"
+	echo
+	echo "checks in full:"
+	for f in "$TMP"/checks/*; do
+		[ -f "$f" ] && printf '  %-22s %s\n' "$(basename "$f")" "$(cat "$f")"
+	done
+	echo
+	echo "imapmigrate summaries:"
+	for run in first noop 1pct tiny big; do
+		[ -f "$TMP/logs/imapmigrate.$run.log" ] &&
+			printf '  %-6s %s\n' "$run" "$(grep -E 'messages:|bytes:' "$TMP/logs/imapmigrate.$run.log" | tr -s ' ' | tr '\n' ';')"
+	done
+	echo
+	echo "commands:"
+	echo "  imapmigrate: $(tail -3 "$TMP/run_imapmigrate_cmd" | tr -d '\\\n\t' | sed "s#$TMP#\$TMP#g")"
+	echo "  mbsync:      mbsync -c \$TMP/mbsyncrc migrate   (Sync Pull, Create Near, Patterns *, CopyArrivalDate yes, AuthMechs LOGIN, user alice*admin)"
+	echo "  dsync:       ${dsync_cmd[*]}" | sed "s#$TMP#\$TMP#g"
+} >"$OUT"
+cat "$OUT"
+# Keep the differences next to the results when there are any.
+if compgen -G "$TMP/logs/*.diff" >/dev/null; then
+	for d in "$TMP"/logs/*.diff; do
+		[ -s "$d" ] || continue
+		mkdir -p "${OUT%.txt}.diff"
+		cp "$d" "${OUT%.txt}.diff/"
+	done
+fi
+log "results in $OUT"
