@@ -33,6 +33,10 @@ func (u *userRun) copyAll(ctx context.Context, works []*folderWork) {
 		if w == nil || len(w.toCopy) == 0 {
 			continue
 		}
+		u.dropTooBig(w)
+		if len(w.toCopy) == 0 {
+			continue
+		}
 		if u.store != nil {
 			in := &state.Intent{SrcUIDs: w.toCopy, DstUIDNext: w.dstUIDNext, DstUIDValidity: w.dstValid}
 			if err := u.store.SetIntent(w.pair.Src, in); err != nil {
@@ -71,29 +75,32 @@ func (u *userRun) copyAll(ctx context.Context, works []*folderWork) {
 	}
 }
 
-// copyChunk copies one job, retrying on fresh connections what a dropped
-// connection interrupted. Messages the destination refuses are reported and
-// not retried in this run.
+// copyChunk copies one job, retrying what a dropped connection or a
+// server's pushback ([INUSE], [UNAVAILABLE], [LIMIT]) left undone, with
+// backoff, on fresh connections. What is still undone after copyAttempts is
+// reported with the last reason for each message.
 func (u *userRun) copyChunk(ctx context.Context, job copyJob) {
 	left := job.uids
+	reasons := map[uint32]error{}
 	var lastErr error
 	for attempt := 0; attempt < copyAttempts && len(left) > 0; attempt++ {
 		if attempt > 0 {
-			u.events.Logf(u.user, "folder %q: %v; retrying %d messages on a new connection", job.w.pair.Src, lastErr, len(left))
-			if sleepBackoff(ctx, attempt) != nil {
+			u.events.Logf(u.user, "folder %q: %v; retrying %d messages", job.w.pair.Src, lastErr, len(left))
+			if sleepBackoff(ctx, attempt+1) != nil {
 				return
 			}
 		}
-		left, lastErr = u.copyOnce(ctx, job.w, left)
-		if lastErr == nil || ctx.Err() != nil {
-			break
+		left, lastErr = u.copyOnce(ctx, job.w, left, reasons)
+		if ctx.Err() != nil {
+			return
 		}
 	}
-	if ctx.Err() != nil {
-		return
-	}
 	for _, uid := range left {
-		u.messageFailed(job.w, uid, fmt.Errorf("not copied after %d attempts: %w", copyAttempts, lastErr))
+		why := reasons[uid]
+		if why == nil {
+			why = lastErr
+		}
+		u.messageFailed(job.w, uid, fmt.Errorf("not copied after %d attempts: %w", copyAttempts, why))
 	}
 	if u.store != nil {
 		if err := u.store.Sync(); err != nil {
@@ -121,10 +128,47 @@ type pendingAppend struct {
 	dst *Conn
 }
 
+// isPushback tells a server's "not now" to one command: try it again later.
+func isPushback(err error) bool {
+	var ie *imap.Error
+	if !errors.As(err, &ie) || ie.Type != imap.StatusResponseTypeNo {
+		return false
+	}
+	switch ie.Code {
+	case imap.ResponseCodeInUse, imap.ResponseCodeUnavailable, imap.ResponseCodeLimit:
+		return true
+	}
+	return false
+}
+
+// copyRun is the bookkeeping of one copyOnce.
+type copyRun struct {
+	mu      sync.Mutex
+	done    map[uint32]bool  // copied, refused for good, or left to the next run
+	reasons map[uint32]error // why an undone message is undone
+	connErr error
+}
+
+func (r *copyRun) finish(uid uint32) {
+	r.mu.Lock()
+	r.done[uid] = true
+	r.mu.Unlock()
+}
+
+func (r *copyRun) retry(uid uint32, why error) {
+	r.mu.Lock()
+	r.reasons[uid] = why
+	if r.connErr == nil {
+		r.connErr = why
+	}
+	r.mu.Unlock()
+}
+
 // copyOnce streams the given messages from a source FETCH straight into
-// destination APPENDs: no message is ever held whole in memory. It returns
-// the UIDs still to be done and, when it stopped early, why.
-func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32) ([]uint32, error) {
+// destination APPENDs: no message is ever held whole in memory. A
+// destination connection that breaks is replaced and the stream goes on. It
+// returns the UIDs still to be done and why it did not finish.
+func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, reasons map[uint32]error) ([]uint32, error) {
 	src, err := u.src.get(ctx)
 	if err != nil {
 		return uids, err
@@ -134,9 +178,11 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32) ([
 	if src.Selected() != w.pair.Src {
 		sel, err := src.Examine(w.pair.Src, false)
 		if err != nil {
+			srcBroken = isConnError(err)
 			return uids, fmt.Errorf("source: EXAMINE %q: %w", w.pair.Src, err)
 		}
 		if sel.UIDValidity != w.srcSel.UIDValidity {
+			srcBroken = false
 			return uids, fmt.Errorf("source folder %q changed UIDVALIDITY during the run", w.pair.Src)
 		}
 	}
@@ -144,20 +190,7 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32) ([
 	if err != nil {
 		return uids, err
 	}
-
-	var (
-		mu      sync.Mutex
-		done    = make(map[uint32]bool, len(uids))
-		seen    = make(map[uint32]bool, len(uids))
-		connErr error
-	)
-	setConnErr := func(err error) {
-		mu.Lock()
-		if connErr == nil {
-			connErr = err
-		}
-		mu.Unlock()
-	}
+	run := &copyRun{done: make(map[uint32]bool, len(uids)), reasons: reasons}
 	pending := make(chan pendingAppend, 64)
 	waiterDone := make(chan struct{})
 	go func() {
@@ -165,14 +198,21 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32) ([
 		for p := range pending {
 			data, err := p.cmd.Wait()
 			p.dst.raw.busy(-1)
-			ok, refused := u.appended(w, p.uid, data, err)
-			mu.Lock()
-			if ok || refused {
-				done[p.uid] = true
-			}
-			mu.Unlock()
-			if !ok && !refused {
-				setConnErr(fmt.Errorf("destination: APPEND: %w", err))
+			switch {
+			case err == nil:
+				u.appended(w, p.uid, data)
+				run.finish(p.uid)
+			case isPushback(err):
+				run.retry(p.uid, fmt.Errorf("destination: APPEND: %w", err))
+			case isMessageRefusal(err):
+				u.messageFailed(w, p.uid, fmt.Errorf("destination refused the message: %w", err))
+				run.finish(p.uid)
+			default:
+				// The whole message was sent and the answer lost: it may
+				// be on the destination. Copying it again could make a
+				// duplicate; the next run finds it by identity instead.
+				u.messageFailed(w, p.uid, fmt.Errorf("connection lost before the destination confirmed the APPEND (the next run recognises the message or copies it): %w", err))
+				run.finish(p.uid)
 			}
 		}
 	}()
@@ -181,9 +221,9 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32) ([
 	for _, uid := range uids {
 		set.AddNum(imap.UID(uid))
 	}
+	seen := make(map[uint32]bool, len(uids))
 	finishSrc := src.op()
 	fetch := src.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
-	dstBroken := false
 	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
 		var uid uint32
 		for item := msg.Next(); item != nil; item = msg.Next() {
@@ -195,28 +235,30 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32) ([
 					continue
 				}
 				seen[uid] = true
-				if dstBroken || ctx.Err() != nil {
+				if dst == nil || ctx.Err() != nil {
 					io.Copy(io.Discard, item.Literal)
 					continue
 				}
-				p, err := u.appendOne(w, dst, uid, item.Literal)
-				if err != nil {
-					io.Copy(io.Discard, item.Literal)
-					refused := isMessageRefusal(err)
-					if refused {
-						u.messageFailed(w, uid, fmt.Errorf("destination refused the message: %w", err))
-						mu.Lock()
-						done[uid] = true
-						mu.Unlock()
-					} else {
-						setConnErr(fmt.Errorf("destination: APPEND: %w", err))
-					}
-					// The library closes the connection when an APPEND
-					// is refused before its literal; start afresh.
-					dstBroken = true
+				p, err := u.appendOne(ctx, w, dst, uid, item.Literal)
+				if err == nil {
+					pending <- p
 					continue
 				}
-				pending <- p
+				io.Copy(io.Discard, item.Literal)
+				// The message was not (completely) sent: not stored.
+				if isMessageRefusal(err) && !isPushback(err) {
+					u.messageFailed(w, uid, fmt.Errorf("destination refused the message: %w", err))
+					run.finish(uid)
+				} else {
+					run.retry(uid, fmt.Errorf("destination: APPEND: %w", err))
+				}
+				// The library closes the connection when an APPEND is
+				// refused before its literal: go on with a fresh one.
+				u.dst.put(dst, true)
+				if dst, err = u.dst.get(ctx); err != nil {
+					dst = nil
+					run.retry(uid, err)
+				}
 			}
 		}
 	}
@@ -224,14 +266,19 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32) ([
 	finishSrc()
 	close(pending)
 	<-waiterDone
-	u.dst.put(dst, dstBroken || connErr != nil)
+	if dst != nil {
+		run.mu.Lock()
+		broken := run.connErr != nil
+		run.mu.Unlock()
+		u.dst.put(dst, broken)
+	}
 	if fetchErr == nil {
 		srcBroken = false
 		// A UID the server did not return was expunged meanwhile: the
 		// next run will see it is gone.
 		for _, uid := range uids {
 			if !seen[uid] {
-				done[uid] = true
+				run.done[uid] = true
 			}
 		}
 	} else if !isConnError(fetchErr) {
@@ -239,23 +286,21 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32) ([
 	}
 	var left []uint32
 	for _, uid := range uids {
-		if !done[uid] {
+		if !run.done[uid] {
 			left = append(left, uid)
 		}
 	}
 	switch {
 	case fetchErr != nil:
 		return left, fmt.Errorf("source: FETCH in %q: %w", w.pair.Src, fetchErr)
-	case connErr != nil:
-		return left, connErr
-	case len(left) > 0 && dstBroken:
-		return left, errors.New("destination connection closed after a refused message")
+	case run.connErr != nil:
+		return left, run.connErr
 	}
 	return left, nil
 }
 
 // appendOne sends one APPEND with the message streamed from the source.
-func (u *userRun) appendOne(w *folderWork, dst *Conn, uid uint32, body imap.LiteralReader) (pendingAppend, error) {
+func (u *userRun) appendOne(ctx context.Context, w *folderWork, dst *Conn, uid uint32, body imap.LiteralReader) (pendingAppend, error) {
 	meta := w.src[uid]
 	flags, _ := w.filter.clean(meta.Flags)
 	dst.raw.busy(1)
@@ -264,7 +309,11 @@ func (u *userRun) appendOne(w *folderWork, dst *Conn, uid uint32, body imap.Lite
 		dst.raw.busy(-1)
 		return pendingAppend{}, err
 	}
-	_, werr := io.Copy(cmd, body)
+	var r io.Reader = body
+	if u.opts.Bandwidth != nil {
+		r = paced{ctx: ctx, r: body, rl: u.opts.Bandwidth}
+	}
+	_, werr := io.Copy(cmd, r)
 	cerr := cmd.Close()
 	if werr != nil || cerr != nil {
 		// The server's answer says why (too big, over quota) better than
@@ -287,16 +336,10 @@ func (u *userRun) maybeCrash() {
 	}
 }
 
-// appended records the outcome of one APPEND. ok: copied and recorded;
-// refused: the destination said NO to this message.
-func (u *userRun) appended(w *folderWork, uid uint32, data *imap.AppendData, err error) (ok, refused bool) {
-	if err != nil {
-		if isMessageRefusal(err) {
-			u.messageFailed(w, uid, fmt.Errorf("destination refused the message: %w", err))
-			return false, true
-		}
-		return false, false
-	}
+// appended records a message the destination accepted. When the state
+// cannot record it, that is reported; the next run finds the copy by
+// identity.
+func (u *userRun) appended(w *folderWork, uid uint32, data *imap.AppendData) {
 	meta := w.src[uid]
 	flags, _ := w.filter.clean(meta.Flags)
 	var dstUID uint32
@@ -307,7 +350,7 @@ func (u *userRun) appended(w *folderWork, uid uint32, data *imap.AppendData, err
 		m := state.Message{DstUID: dstUID, Flags: flags, DstFlags: flags, Size: meta.Size, Date: meta.Date}
 		if err := u.store.PutMessages(w.pair.Src, map[uint32]state.Message{uid: m}); err != nil {
 			u.messageFailed(w, uid, fmt.Errorf("copied, but the state could not record it: %w", err))
-			return false, true
+			return
 		}
 	}
 	w.mu.Lock()
@@ -315,5 +358,27 @@ func (u *userRun) appended(w *folderWork, uid uint32, data *imap.AppendData, err
 	w.report.Bytes += meta.Size
 	w.mu.Unlock()
 	u.events.Copied(u.user, w.pair.Src, meta.Size)
-	return true, false
+}
+
+// dropTooBig takes out of the copy list the messages larger than --max-size
+// (listed as skipped) and larger than the destination's APPENDLIMIT
+// (failures: the destination cannot take them).
+func (u *userRun) dropTooBig(w *folderWork) {
+	if u.opts.MaxSize <= 0 && u.appendLimit <= 0 {
+		return
+	}
+	keep := w.toCopy[:0:0]
+	for _, uid := range w.toCopy {
+		size := w.src[uid].Size
+		switch {
+		case u.opts.MaxSize > 0 && size > u.opts.MaxSize:
+			w.report.TooBig = append(w.report.TooBig, uid)
+			u.events.Logf(u.user, "folder %q: UID %d skipped: %d bytes is over --max-size", w.pair.Src, uid, size)
+		case u.appendLimit > 0 && size > u.appendLimit:
+			u.messageFailed(w, uid, fmt.Errorf("%d bytes is over the destination's APPENDLIMIT of %d", size, u.appendLimit))
+		default:
+			keep = append(keep, uid)
+		}
+	}
+	w.toCopy = keep
 }

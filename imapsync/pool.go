@@ -6,66 +6,150 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
 )
 
-// pool hands out logged-in connections to one side for one user, at most
-// limit at a time, and dials again (with backoff) when one broke.
+// Limiter caps the connections to one server over a whole run, shared by
+// every user of a batch. A nil *Limiter means no cap.
+type Limiter struct{ slots chan struct{} }
+
+// NewLimiter allows n connections at once; n <= 0 means no cap (nil).
+func NewLimiter(n int) *Limiter {
+	if n <= 0 {
+		return nil
+	}
+	return &Limiter{slots: make(chan struct{}, n)}
+}
+
+func (l *Limiter) tryAcquire() bool {
+	if l == nil {
+		return true
+	}
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *Limiter) release() {
+	if l != nil {
+		<-l.slots
+	}
+}
+
+// pool hands out logged-in connections to one side for one user. It keeps
+// at most limit open, takes a slot of the server-wide Limiter for each, and
+// dials again (with backoff) when one broke. When the server refuses a
+// further connection while others are open ("too many connections"), the
+// pool shrinks to what the server allows and goes on.
 type pool struct {
 	// life bounds every connection of the pool: when it ends, they are
 	// closed. It is the run's context, not a caller's shorter one.
-	life  context.Context
-	ep    Endpoint
-	sem   chan struct{}
-	mu    sync.Mutex
-	idle  []*Conn
-	all   []*Conn
-	dials int
+	life   context.Context
+	ep     Endpoint
+	global *Limiter
+	events Events
+	user   string
+
+	mu     sync.Mutex
+	limit  int
+	open   int
+	idle   []*Conn
+	notify chan struct{} // closed and replaced whenever a connection is returned or closed
 }
 
-func newPool(life context.Context, ep Endpoint, limit int) *pool {
+func newPool(life context.Context, ep Endpoint, limit int, global *Limiter, user string, events Events) *pool {
 	if limit < 1 {
 		limit = 1
 	}
-	return &pool{life: life, ep: ep, sem: make(chan struct{}, limit)}
+	return &pool{life: life, ep: ep, limit: limit, global: global, notify: make(chan struct{}), events: events, user: user}
 }
 
 // get returns a connection; the caller must put it back.
 func (p *pool) get(ctx context.Context) (*Conn, error) {
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	p.mu.Lock()
-	if n := len(p.idle); n > 0 {
-		c := p.idle[n-1]
-		p.idle = p.idle[:n-1]
+	refusals := 0
+	for {
+		p.mu.Lock()
+		if n := len(p.idle); n > 0 {
+			c := p.idle[n-1]
+			p.idle = p.idle[:n-1]
+			p.mu.Unlock()
+			return c, nil
+		}
+		canDial := p.open < p.limit && p.global.tryAcquire()
+		if canDial {
+			p.open++
+		}
+		wait := p.notify
 		p.mu.Unlock()
-		return c, nil
+		if !canDial {
+			select {
+			case <-wait:
+			case <-time.After(100 * time.Millisecond): // a global slot may have freed
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			continue
+		}
+		c, err := dialRetry(p.life, p.ep)
+		if err == nil {
+			return c, nil
+		}
+		p.closed()
+		if !isTooManyConnections(err) {
+			return nil, err
+		}
+		// The server allows fewer connections than we asked for.
+		p.mu.Lock()
+		shrunk := p.open > 0 && p.limit > p.open
+		if shrunk {
+			p.limit = max(p.open, 1)
+		}
+		limit := p.limit
+		p.mu.Unlock()
+		if shrunk {
+			p.events.Logf(p.user, "%s refused more connections (%s); going on with %d", p.ep.Side, serverText(err), limit)
+			continue
+		}
+		var ie *imap.Error
+		if refusals++; refusals > 5 || !errors.As(err, &ie) {
+			return nil, err // nothing open and no server answer: unreachable
+		}
+		if err := sleepBackoff(ctx, refusals); err != nil {
+			return nil, err
+		}
 	}
-	p.mu.Unlock()
-	c, err := dialRetry(p.life, p.ep)
-	if err != nil {
-		<-p.sem
-		return nil, err
-	}
-	p.mu.Lock()
-	p.dials++
-	p.all = append(p.all, c)
-	p.mu.Unlock()
-	return c, nil
 }
 
 // put returns a connection; a broken one is closed instead of kept.
 func (p *pool) put(c *Conn, broken bool) {
 	if broken {
 		c.Close()
-	} else {
-		p.mu.Lock()
-		p.idle = append(p.idle, c)
-		p.mu.Unlock()
+		p.closed()
+		return
 	}
-	<-p.sem
+	p.mu.Lock()
+	p.idle = append(p.idle, c)
+	p.wake()
+	p.mu.Unlock()
+}
+
+// closed accounts for a connection that is gone.
+func (p *pool) closed() {
+	p.mu.Lock()
+	p.open--
+	p.wake()
+	p.mu.Unlock()
+	p.global.release()
+}
+
+// wake tells waiters that something changed; p.mu is held.
+func (p *pool) wake() {
+	close(p.notify)
+	p.notify = make(chan struct{})
 }
 
 // close logs out of every idle connection.
@@ -77,9 +161,25 @@ func (p *pool) close() {
 	var wg sync.WaitGroup
 	for _, c := range idle {
 		wg.Add(1)
-		go func() { defer wg.Done(); c.Logout() }()
+		go func() {
+			defer wg.Done()
+			c.Logout()
+			p.closed()
+		}()
 	}
 	wg.Wait()
+}
+
+// isTooManyConnections tells a refusal for the number of connections
+// (Dovecot's mail_max_userip_connections answers the login with
+// NO [LIMIT] or [UNAVAILABLE]; others close the connection at once).
+func isTooManyConnections(err error) bool {
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return ie.Code == imap.ResponseCodeLimit || ie.Code == imap.ResponseCodeUnavailable || ie.Code == imap.ResponseCodeInUse
+	}
+	var ce *ConnectError
+	return errors.As(err, &ce) && isConnError(ce.Err)
 }
 
 // dialRetry dials with bounded retries for transient failures. A refused

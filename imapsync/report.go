@@ -52,7 +52,8 @@ type FolderReport struct {
 	// source expunged them.
 	DeletedOnDstBySync int      `json:"deleted_by_sync,omitempty"`
 	Bytes              int64    `json:"bytes"`
-	DroppedFlags       []string `json:"dropped_flags,omitempty"` // flags the destination cannot store
+	DroppedFlags       []string `json:"dropped_flags,omitempty"`   // flags the destination cannot store
+	TooBig             []uint32 `json:"skipped_too_big,omitempty"` // source UIDs over --max-size, not copied
 	Error              string   `json:"error,omitempty"`
 	WouldCopy          int      `json:"would_copy,omitempty"` // dry run
 	WouldBytes         int64    `json:"would_bytes,omitempty"`

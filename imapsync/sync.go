@@ -31,6 +31,15 @@ type Options struct {
 	// ChunkMessages bounds one copy job, so a big folder spreads over
 	// several connections. Default 200.
 	ChunkMessages int
+	// SrcLimiter and DstLimiter cap the connections to each server over a
+	// whole batch (nil: no cap beyond Connections per user).
+	SrcLimiter, DstLimiter *Limiter
+	// Bandwidth caps the bytes per second copied over the whole run (nil:
+	// no cap); shared by every user of a batch.
+	Bandwidth *RateLimiter
+	// MaxSize skips messages larger than this many bytes (0: no limit);
+	// they are listed in the report, not counted as failures.
+	MaxSize int64
 	// CrashAfterAppends, for crash tests only, kills the process with
 	// SIGKILL right after the Nth APPEND's message was sent, before its
 	// answer is read: the worst moment for the state.
@@ -71,6 +80,8 @@ type userRun struct {
 	// created holds the destination folders this run created.
 	created map[string]bool
 	appends atomic.Int64 // APPENDs sent, for Options.CrashAfterAppends
+	// appendLimit is the destination's APPENDLIMIT, 0 when it has none.
+	appendLimit int64
 }
 
 // Sync copies one user's mailbox from Src to Dst. It returns the report and,
@@ -100,8 +111,8 @@ func (u *userRun) run(ctx context.Context) error {
 	if store != nil {
 		defer store.Close()
 	}
-	u.src = newPool(ctx, u.opts.Src, u.opts.Connections)
-	u.dst = newPool(ctx, u.opts.Dst, u.opts.Connections)
+	u.src = newPool(ctx, u.opts.Src, u.opts.Connections, u.opts.SrcLimiter, u.user, u.events)
+	u.dst = newPool(ctx, u.opts.Dst, u.opts.Connections, u.opts.DstLimiter, u.user, u.events)
 	defer u.src.close()
 	defer u.dst.close()
 
@@ -138,6 +149,9 @@ func (u *userRun) run(ctx context.Context) error {
 			u.dst.put(dstCtl, true)
 		}
 		return err
+	}
+	if lim, ok := dstCtl.Capabilities().AppendLimit(); ok && lim != nil {
+		u.appendLimit = int64(*lim)
 	}
 	plan, err := mapping.Build(srcView.server, dstView.server, u.opts.Rules)
 	if err != nil {
