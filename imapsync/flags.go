@@ -26,7 +26,9 @@ var systemFlags = map[string]string{
 }
 
 // flagFilter decides which flags the destination mailbox keeps, from its
-// PERMANENTFLAGS.
+// PERMANENTFLAGS. The five system flags are always sent: some servers list
+// only \* (go-imap's own) although they keep them, and one the server
+// would not keep costs nothing. Keywords need \* or their own entry.
 type flagFilter struct {
 	anyKeyword bool
 	allowed    map[string]bool // lower-cased
@@ -63,11 +65,7 @@ func (f flagFilter) clean(flags []string) (kept, dropped []string) {
 		}
 		seen[key] = true
 		if canon, ok := systemFlags[key]; ok {
-			if f.allowed[key] {
-				kept = append(kept, canon)
-			} else {
-				dropped = append(dropped, canon)
-			}
+			kept = append(kept, canon)
 			continue
 		}
 		if strings.HasPrefix(fl, `\`) || !isAtom(fl) || !(f.anyKeyword || f.allowed[key]) {

@@ -70,7 +70,8 @@ func TestFlagFilter(t *testing.T) {
 		dropped   string
 	}{
 		{"wildcard keeps keywords", []imap.Flag{`\Seen`, `\Deleted`, `\*`}, `\seen \Deleted $Forwarded Work \Recent`, `\Deleted $Forwarded \Seen Work`, ``},
-		{"no wildcard drops unknown keywords", []imap.Flag{`\Seen`, `\Flagged`, `Work`}, `\Seen \Answered work Private`, `\Seen work`, `\Answered Private`},
+		{"no wildcard drops unknown keywords", []imap.Flag{`\Seen`, `\Flagged`, `Work`}, `\Seen \Answered work Private`, `\Answered \Seen work`, `Private`},
+		{"only the wildcard keeps system flags too", []imap.Flag{`\*`}, `\Seen \Deleted Work`, `\Deleted \Seen Work`, ``},
 		{"no PERMANENTFLAGS keeps all", nil, `\Draft Work`, `\Draft Work`, ``},
 		{"invalid atoms dropped", []imap.Flag{`\*`}, `bad]flag ok \Unknown`, `ok`, `bad]flag \Unknown`},
 		{"duplicates folded", []imap.Flag{`\*`, `\Seen`}, `\Seen \SEEN`, `\Seen`, ``},
