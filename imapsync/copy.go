@@ -202,6 +202,10 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 			case err == nil:
 				u.appended(w, p.uid, data)
 				run.finish(p.uid)
+			case isOverQuota(err):
+				u.noteOverQuota(err)
+				w.fail()
+				run.finish(p.uid)
 			case isPushback(err):
 				run.retry(p.uid, fmt.Errorf("destination: APPEND: %w", err))
 			case isMessageRefusal(err):
@@ -239,6 +243,12 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 					io.Copy(io.Discard, item.Literal)
 					continue
 				}
+				if u.isOverQuota() {
+					io.Copy(io.Discard, item.Literal)
+					w.fail() // not complete: the next run must open it again
+					run.finish(uid)
+					continue
+				}
 				p, err := u.appendOne(ctx, w, dst, uid, item.Literal)
 				if err == nil {
 					pending <- p
@@ -246,7 +256,11 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 				}
 				io.Copy(io.Discard, item.Literal)
 				// The message was not (completely) sent: not stored.
-				if isMessageRefusal(err) && !isPushback(err) {
+				if isOverQuota(err) {
+					u.noteOverQuota(err)
+					w.fail()
+					run.finish(uid)
+				} else if isMessageRefusal(err) && !isPushback(err) {
 					u.messageFailed(w, uid, fmt.Errorf("destination refused the message: %w", err))
 					run.finish(uid)
 				} else {

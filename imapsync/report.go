@@ -18,6 +18,8 @@ type Events interface {
 	FolderDone(user string, f FolderReport)
 	// Logf reports something a person may want to read.
 	Logf(user, format string, args ...any)
+	// UserDone is called when a user of a batch is finished.
+	UserDone(r *Report)
 }
 
 // NopEvents ignores every event.
@@ -27,6 +29,7 @@ func (NopEvents) Plan(string, []FolderPlan)       {}
 func (NopEvents) Copied(string, string, int64)    {}
 func (NopEvents) FolderDone(string, FolderReport) {}
 func (NopEvents) Logf(string, string, ...any)     {}
+func (NopEvents) UserDone(*Report)                {}
 
 // FolderPlan is the work found in one folder pair.
 type FolderPlan struct {

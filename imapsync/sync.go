@@ -82,6 +82,39 @@ type userRun struct {
 	appends atomic.Int64 // APPENDs sent, for Options.CrashAfterAppends
 	// appendLimit is the destination's APPENDLIMIT, 0 when it has none.
 	appendLimit int64
+	// overQuota is the destination's first [OVERQUOTA] answer: no more
+	// APPENDs for this user after it.
+	quotaMu   sync.Mutex
+	overQuota error
+	skipped   int // messages not tried because the mailbox is full
+}
+
+// noteOverQuota records that the destination mailbox is full.
+func (u *userRun) noteOverQuota(err error) {
+	u.quotaMu.Lock()
+	defer u.quotaMu.Unlock()
+	if u.overQuota == nil {
+		u.overQuota = err
+		u.events.Logf(u.user, "warning: the destination mailbox is full (%s): no more messages are copied for this user", serverText(err))
+	}
+}
+
+func (u *userRun) isOverQuota() bool {
+	u.quotaMu.Lock()
+	defer u.quotaMu.Unlock()
+	if u.overQuota != nil {
+		u.skipped++
+	}
+	return u.overQuota != nil
+}
+
+func (u *userRun) overQuotaErr() error {
+	u.quotaMu.Lock()
+	defer u.quotaMu.Unlock()
+	if u.overQuota == nil {
+		return nil
+	}
+	return fmt.Errorf("destination mailbox over quota (%s); %d messages were not tried: free space or raise the quota, then run again", serverText(u.overQuota), u.skipped)
 }
 
 // Sync copies one user's mailbox from Src to Dst. It returns the report and,
@@ -177,6 +210,11 @@ func (u *userRun) run(ctx context.Context) error {
 	}
 	u.events.Plan(u.user, fp)
 	if !u.opts.DryRun {
+		var total int64
+		for _, f := range fp {
+			total += f.Bytes
+		}
+		u.checkQuota(ctx, total)
 		u.copyAll(ctx, works)
 	}
 	for _, w := range works {
@@ -185,6 +223,12 @@ func (u *userRun) run(ctx context.Context) error {
 		}
 	}
 	sort.Slice(u.report.Folders, func(i, j int) bool { return u.report.Folders[i].Src < u.report.Folders[j].Src })
+	if err := u.overQuotaErr(); err != nil {
+		if u.store != nil {
+			u.store.Compact()
+		}
+		return &FatalError{User: u.user, Err: err}
+	}
 	if u.store != nil && !u.opts.DryRun {
 		if err := u.store.Compact(); err != nil {
 			return &FatalError{User: u.user, Err: fmt.Errorf("save state: %w", err)}

@@ -43,11 +43,13 @@ func addEndpointFlags(fs *pflag.FlagSet, prefix, side string) *endpointFlags {
 }
 
 // endpoint checks the flags and resolves the password.
-func (e *endpointFlags) endpoint(env *environment) (imapsync.Endpoint, error) {
+// In batch mode the user comes from the users file, and a missing password
+// is fine where every user has one of their own.
+func (e *endpointFlags) endpoint(env *environment, batch bool) (imapsync.Endpoint, error) {
 	if e.addr == "" {
 		return imapsync.Endpoint{}, usageError{fmt.Sprintf("--%s is required", e.prefix)}
 	}
-	if e.user == "" {
+	if e.user == "" && !batch {
 		return imapsync.Endpoint{}, usageError{fmt.Sprintf("--%s-user is required", e.prefix)}
 	}
 	mode, err := imapsync.ParseTLSMode(e.tls)
@@ -59,7 +61,8 @@ func (e *endpointFlags) endpoint(env *environment) (imapsync.Endpoint, error) {
 		User: e.user, Master: e.master, MasterSeparator: e.masterSep, IdleTimeout: e.idleTimeout,
 	}
 	ep.Password, err = e.password(env)
-	if err != nil {
+	var ue usageError
+	if err != nil && !(batch && errors.As(err, &ue) && e.master == "") {
 		return imapsync.Endpoint{}, err
 	}
 	if mode == imapsync.TLSNone && !ep.IsLoopback() {
@@ -75,6 +78,9 @@ func (e *endpointFlags) endpoint(env *environment) (imapsync.Endpoint, error) {
 // in that order. It is never taken from the command line.
 func (e *endpointFlags) password(env *environment) (string, error) {
 	whose := e.user
+	if whose == "" {
+		whose = "the users"
+	}
 	if e.master != "" {
 		whose = "master user " + e.master
 	}

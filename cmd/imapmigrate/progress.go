@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	"github.com/cheggaaa/pb/v3"
@@ -24,6 +26,8 @@ type progress struct {
 	folders map[string]*pb.ProgressBar
 	msgs    int
 	planned int
+	// batch mode: a bar per running user instead of per folder.
+	users, usersDone int
 }
 
 func newProgress(env *environment, mode string, verbose, quiet bool) *progress {
@@ -51,14 +55,43 @@ func newBar(prefix string, bytes int64) *pb.ProgressBar {
 	return b
 }
 
-// Plan starts the bars: one in total, one per folder with work.
+// batchMode switches to a total bar and one bar per running user.
+func (p *progress) batchMode(users int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.users = users
+	if p.pool == nil {
+		return
+	}
+	p.total = newBar(fmt.Sprintf("%-24.24s", "total"), 0)
+	p.total.Set("suffix", fmt.Sprintf("users 0/%d", users))
+	p.pool.Add(p.total)
+	p.pool.Start()
+}
+
+// Plan starts the bars: one in total, one per folder with work (per user
+// in batch mode).
 func (p *progress) Plan(user string, folders []imapsync.FolderPlan) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var bytes int64
+	msgs := 0
 	for _, f := range folders {
 		bytes += f.Bytes
-		p.planned += f.Messages
+		msgs += f.Messages
+	}
+	p.planned += msgs
+	if p.users > 0 {
+		if p.pool != nil {
+			p.total.AddTotal(bytes)
+			b := newBar(fmt.Sprintf("%-24.24s", user), bytes)
+			b.Set("suffix", fmt.Sprintf("%d msgs", msgs))
+			p.folders[user] = b
+			p.pool.Add(b)
+		} else if !p.quiet && msgs > 0 {
+			fmt.Fprintf(p.out, "%s: %d messages (%s) to copy in %d folders\n", user, msgs, humanBytes(bytes), len(folders))
+		}
+		return
 	}
 	if p.pool == nil {
 		if !p.quiet {
@@ -84,17 +117,39 @@ func (p *progress) Copied(user, folder string, bytes int64) {
 	p.msgs++
 	if p.total != nil {
 		p.total.Add64(bytes)
-		p.total.Set("suffix", fmt.Sprintf("%d/%d msgs", p.msgs, p.planned))
+		if p.users == 0 {
+			p.total.Set("suffix", fmt.Sprintf("%d/%d msgs", p.msgs, p.planned))
+		}
 	}
-	if b := p.folders[folder]; b != nil {
+	key := folder
+	if p.users > 0 {
+		key = user
+	}
+	if b := p.folders[key]; b != nil {
 		b.Add64(bytes)
+	}
+}
+
+// UserDone finishes a user's bar (batch mode) and says how it went.
+func (p *progress) UserDone(r *imapsync.Report) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.usersDone++
+	if b := p.folders[r.User]; b != nil {
+		b.Finish()
+	}
+	if p.total != nil {
+		p.total.Set("suffix", fmt.Sprintf("users %d/%d", p.usersDone, p.users))
+	}
+	if p.pool == nil && !p.quiet {
+		fmt.Fprintf(p.out, "%s: %s (%d/%d users done)\n", r.User, userStatus(r), p.usersDone, p.users)
 	}
 }
 
 func (p *progress) FolderDone(user string, f imapsync.FolderReport) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if b := p.folders[f.Src]; b != nil {
+	if b := p.folders[f.Src]; b != nil && p.users == 0 {
 		b.Finish()
 	}
 	if p.pool != nil || p.quiet || !(p.verbose || f.Copied+f.Adopted+f.Failed+f.FlagsUpdated > 0 || f.Error != "") {
@@ -117,7 +172,8 @@ func (p *progress) FolderDone(user string, f imapsync.FolderReport) {
 }
 
 func (p *progress) Logf(user, format string, args ...any) {
-	if p.quiet || !p.verbose {
+	warning := strings.HasPrefix(format, "warning")
+	if p.quiet || !(p.verbose || warning) {
 		return
 	}
 	p.mu.Lock()
@@ -198,4 +254,39 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// userStatus is one word or so on how a user's run ended.
+func userStatus(r *imapsync.Report) string {
+	switch {
+	case r.Fatal != "":
+		return "FAILED: " + r.Fatal
+	case !r.OK():
+		return fmt.Sprintf("%d failures", len(r.Failures))
+	}
+	return "ok"
+}
+
+// printBatchSummary writes the table of a batch, one line per user, then
+// every failure.
+func printBatchSummary(w io.Writer, b *imapsync.BatchReport) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nUSER\tFOLDERS\tCOPIED\tALREADY THERE\tFAILED\tBYTES\tTIME\tSTATUS")
+	for _, r := range b.Users {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.User, len(r.Folders), r.Copied, r.Existing+r.Adopted,
+			r.Failed, humanBytes(r.Bytes), r.Duration.Round(time.Millisecond), userStatus(r))
+	}
+	tw.Flush()
+	secs := b.Duration.Seconds()
+	rate := ""
+	if secs > 0 {
+		rate = fmt.Sprintf(" (%s/s)", humanBytes(int64(float64(b.Bytes)/secs)))
+	}
+	fmt.Fprintf(w, "%d users: %d ok, %d with failures, %d could not run; %d messages, %s in %s%s\n",
+		len(b.Users), len(b.Users)-b.Failed, b.Failed-b.Fatal, b.Fatal, b.Copied, humanBytes(b.Bytes), b.Duration.Round(time.Millisecond), rate)
+	for _, r := range b.Users {
+		for _, f := range r.Failures {
+			fmt.Fprintf(w, "  %s\n", f)
+		}
+	}
 }

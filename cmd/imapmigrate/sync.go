@@ -29,6 +29,13 @@ type syncFlags struct {
 	reportFile    string
 	rules         *ruleFlags
 	del, force    bool
+	// batch
+	usersFile      string
+	jobs           int
+	maxConnections int
+	maxBandwidth   string
+	maxSize        string
+	shard          string
 }
 
 func newSyncFlags(name string, env *environment) (*pflag.FlagSet, *syncFlags) {
@@ -46,6 +53,12 @@ func newSyncFlags(name string, env *environment) (*pflag.FlagSet, *syncFlags) {
 	fs.StringVar(&f.flagsConflict, "flags-conflict", "source", "who wins when both sides changed the same flag: source or destination")
 	fs.BoolVar(&f.del, "delete", false, "delete from the destination the messages this tool copied that the source has expunged since (UID EXPUNGE; at most 10% of a folder per run)")
 	fs.BoolVar(&f.force, "force", false, "with --delete: allow deleting more than 10% of a folder in one run")
+	fs.StringVar(&f.usersFile, "users", "", "CSV of users (header src_user,dst_user[,src_password,dst_password]) to migrate in one run, instead of --src-user/--dst-user")
+	fs.IntVar(&f.jobs, "jobs", 4, "with --users: users at once")
+	fs.IntVar(&f.maxConnections, "max-connections", 0, "connections per server over the whole run (0: jobs x connections)")
+	fs.StringVar(&f.maxBandwidth, "max-bandwidth", "", "bytes per second over the whole run, e.g. 20M (0 or empty: no cap)")
+	fs.StringVar(&f.maxSize, "max-size", "", "skip messages larger than this, e.g. 50M (listed in the report)")
+	fs.StringVar(&f.shard, "shard", "", "with --users: only the users of shard I of N (I/N, I from 0), by hash of the source user")
 	fs.StringVar(&f.reportFile, "report", "", "also write the report as JSON to this file (per folder counts, each failure)")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log every folder and every retry")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only failures and the summary")
@@ -82,12 +95,27 @@ func (f *syncFlags) options(env *environment) (imapsync.Options, error) {
 	default:
 		return o, usageError{"--progress must be auto, always or never"}
 	}
-	if o.Src, err = f.src.endpoint(env); err != nil {
+	if f.usersFile != "" && (f.src.user != "" || f.dst.user != "") {
+		return o, usageError{"--users replaces --src-user and --dst-user; give one or the other"}
+	}
+	if o.Src, err = f.src.endpoint(env, f.usersFile != ""); err != nil {
 		return o, err
 	}
-	if o.Dst, err = f.dst.endpoint(env); err != nil {
+	if o.Dst, err = f.dst.endpoint(env, f.usersFile != ""); err != nil {
 		return o, err
 	}
+	if f.jobs < 1 {
+		return o, usageError{"--jobs must be at least 1"}
+	}
+	bw, err := parseRate(f.maxBandwidth)
+	if err != nil {
+		return o, usageError{"--max-bandwidth: " + err.Error()}
+	}
+	if o.MaxSize, err = parseRate(f.maxSize); err != nil {
+		return o, usageError{"--max-size: " + err.Error()}
+	}
+	o.Bandwidth = imapsync.NewRateLimiter(bw)
+	o.SrcLimiter, o.DstLimiter = imapsync.NewLimiter(f.maxConnections), imapsync.NewLimiter(f.maxConnections)
 	if o.Rules, err = f.rules.rules(); err != nil {
 		return o, err
 	}
@@ -121,6 +149,9 @@ func runSync(ctx context.Context, env *environment, args []string) error {
 	}
 	ui := newProgress(env, f.progress, f.verbose, f.quiet)
 	opts.Events = ui
+	if f.usersFile != "" {
+		return runBatch(ctx, env, f, opts, ui)
+	}
 	rep, err := imapsync.Sync(ctx, opts)
 	ui.stop()
 	printSummary(env.stdout, rep)
@@ -146,6 +177,50 @@ func writeReport(path string, rep any) error {
 	}
 	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// runBatch migrates every user of the users file (of this shard).
+func runBatch(ctx context.Context, env *environment, f *syncFlags, opts imapsync.Options, ui *progress) error {
+	users, err := readUsers(f.usersFile)
+	if err != nil {
+		ui.stop()
+		return usageError{err.Error()}
+	}
+	sh, err := parseShard(f.shard)
+	if err != nil {
+		ui.stop()
+		return err
+	}
+	users = sh.filter(users)
+	if len(users) == 0 {
+		ui.stop()
+		fmt.Fprintf(env.stdout, "shard %s owns no user of %s\n", f.shard, f.usersFile)
+		return nil
+	}
+	for _, u := range users {
+		if (u.SrcPassword == "" && opts.Src.Password == "") || (u.DstPassword == "" && opts.Dst.Password == "") {
+			ui.stop()
+			return usageError{fmt.Sprintf("users file line %d (%s): no password for one side, and no master password given", u.Line, u.SrcUser)}
+		}
+	}
+	ui.batchMode(len(users))
+	b := imapsync.Batch(ctx, imapsync.BatchOptions{Options: opts, Users: users, Jobs: f.jobs})
+	ui.stop()
+	printBatchSummary(env.stdout, b)
+	if f.reportFile != "" {
+		if werr := writeReport(f.reportFile, b); werr != nil {
+			fmt.Fprintf(env.stderr, "imapmigrate: %v\n", werr)
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case b.Fatal == len(b.Users):
+		return fmt.Errorf("none of the %d users could run (first: %s)", len(b.Users), b.Users[0].Fatal)
+	case b.Failed > 0:
+		return failuresError{b.Failed}
 	}
 	return nil
 }
