@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
 	"sort"
 	"strings"
@@ -187,6 +190,10 @@ func numMessages(t *testing.T, c *imapclient.Client, mailbox string) int {
 func recreate(t *testing.T, c *imapclient.Client, mailbox string, msgs []msgInfo) {
 	t.Helper()
 	before := uidValidity(t, c, mailbox)
+	// Dovecot disconnects a session whose selected mailbox is deleted.
+	if err := c.Unselect().Wait(); err != nil {
+		t.Fatalf("UNSELECT: %v", err)
+	}
 	if err := c.Delete(mailbox).Wait(); err != nil {
 		t.Fatalf("DELETE %q: %v", mailbox, err)
 	}
@@ -222,6 +229,25 @@ func snapshotSource(t *testing.T, c *imapclient.Client, folders ...string) sourc
 func (s sourceSnapshot) check(t *testing.T, c *imapclient.Client) {
 	t.Helper()
 	assertSourceUntouched(t, c, s.modseq, s.records)
+}
+
+// stateShow runs 'imapmigrate state show' (which takes no --report).
+func stateShow(t *testing.T, stateDir, user string) result {
+	t.Helper()
+	cmd := exec.Command(binary, "state", "show", "--state-dir", stateDir, "--user", user)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	default:
+		t.Fatalf("run imapmigrate state show: %v", err)
+	}
+	return r
 }
 
 // mustRun runs a sync that must exit 0 with a report.
@@ -409,6 +435,9 @@ func TestThreeWayFlagsOnRealServers(t *testing.T) {
 	}
 	for _, u := range users {
 		rep := sync(u, "second sync")
+		// Diagnosis: a folder whose source did not change is not opened
+		// (STATUS shortcut), so its destination-only change is not seen.
+		t.Logf("%s: second sync: INBOX.Quiet skipped as unchanged: %v", u.name, folderReport(rep, "INBOX.Quiet").Skipped)
 		if rep.Copied != 0 {
 			t.Errorf("%s: second sync copied %d, want 0", u.name, rep.Copied)
 		}
@@ -506,7 +535,7 @@ func TestDeletedOnDestinationNotBroughtBack(t *testing.T) {
 		}
 	}
 
-	st := runTool(t, nil, "state", "show", "--state-dir", stateDir, "--user", "alice")
+	st := stateShow(t, stateDir, "alice")
 	if st.code != 0 || strings.Count(st.stdout, "deleted-on-dst") != 3 {
 		t.Errorf("state show: want exit 0 and 3 pairs marked deleted-on-dst\n%v", st)
 	}
@@ -774,7 +803,7 @@ func TestLostStateAdoptsEverything(t *testing.T) {
 		}
 	}
 	mustVerify(t, "after the sync without state", env, args)
-	st := runTool(t, nil, "state", "show", "--state-dir", stateDir, "--user", "alice")
+	st := stateShow(t, stateDir, "alice")
 	if st.code != 0 || !strings.Contains(st.stdout, "pairs 20\n") || !strings.Contains(st.stdout, fmt.Sprintf("pairs %d\n", len(work))) {
 		t.Errorf("state show: want every message paired again (pairs 20 and %d)\n%v", len(work), st)
 	}
