@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -144,4 +145,48 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Errorf("destination after a dry run has %d folders (want only INBOX), err %v", len(list), err)
 	}
+}
+
+// TestPushbackBacksOff: a destination that answers APPEND with NO [LIMIT]
+// and NO [INUSE] for a while, and refuses some logins as "too many
+// connections", still gets every message, once.
+func TestPushbackBacksOff(t *testing.T) {
+	src, dst, fill, opts := memPair(t)
+	_ = src
+	var mu sync.Mutex
+	appends, logins := 0, 0
+	dst.Hook(func(cmd, user string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		switch cmd {
+		case "APPEND":
+			appends++
+			switch {
+			case appends%7 == 3:
+				return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "slow down"}
+			case appends%11 == 5:
+				return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeInUse, Text: "mailbox busy"}
+			}
+		case "LOGIN", "AUTHENTICATE":
+			logins++
+			if logins > 2 && logins%3 == 0 {
+				return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Maximum number of connections exceeded"}
+			}
+		}
+		return nil
+	})
+	rep, err := Sync(context.Background(), opts)
+	if err != nil || !rep.OK() {
+		t.Fatalf("sync with pushback: %v, failures %v", err, rep.Failures)
+	}
+	if rep.Copied != memimap.SampleMessageCount {
+		t.Errorf("copied %d, want %d", rep.Copied, memimap.SampleMessageCount)
+	}
+	mu.Lock()
+	if appends <= memimap.SampleMessageCount {
+		t.Errorf("%d APPENDs: the hook never pushed back", appends)
+	}
+	mu.Unlock()
+	dst.Hook(nil)
+	assertSame(t, snapshot(t, fill), snapshot(t, dial(t, dst)))
 }

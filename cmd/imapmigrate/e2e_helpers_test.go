@@ -48,6 +48,7 @@ type result struct {
 	stdout, stderr string
 	code           int
 	report         *imapsync.Report
+	reportJSON     []byte
 }
 
 func (r result) String() string {
@@ -77,6 +78,7 @@ func runTool(t *testing.T, env map[string]string, args ...string) result {
 		t.Fatalf("run imapmigrate: %v", err)
 	}
 	if b, err := os.ReadFile(reportFile); err == nil {
+		r.reportJSON = b
 		r.report = new(imapsync.Report)
 		if err := json.Unmarshal(b, r.report); err != nil {
 			t.Fatalf("report %s: %v\n%s", reportFile, err, b)
@@ -201,4 +203,17 @@ func highestModSeq(t *testing.T, c *imapclient.Client, name string) uint64 {
 		t.Fatalf("STATUS %q: %v", name, err)
 	}
 	return st.HighestModSeq
+}
+
+// readBatchReport reads the --report of a batch run.
+func readBatchReport(t *testing.T, r result) *imapsync.BatchReport {
+	t.Helper()
+	if r.reportJSON == nil {
+		t.Fatalf("no report written\n%v", r)
+	}
+	var b imapsync.BatchReport
+	if err := json.Unmarshal(r.reportJSON, &b); err != nil {
+		t.Fatalf("batch report: %v", err)
+	}
+	return &b
 }
