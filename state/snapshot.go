@@ -41,7 +41,7 @@ type snapFolder struct {
 	// DstFlagSets[i] is the destination half of flag set i+1: a message's
 	// set number names the pair (source flags, destination flags).
 	DstFlagSets [][]text `json:"dstflagsets,omitempty"`
-	Messages int         `json:"messages"`
+	Messages    int      `json:"messages"`
 }
 
 type snapEnd struct {
