@@ -352,6 +352,13 @@ func (rt *esRoundTrip) run(t *testing.T) {
 	// 5 new messages and flag changes on 5: exactly those move.
 	more := testserver.SyntheticMessages(99, 5)
 	more[1].Flags = append(more[1].Flags, "NewKeyword")
+	if !rt.srcC.Caps().Has(imap.CapUnselect) {
+		// Courier refuses an APPEND while a folder is EXAMINEd ("NO Current
+		// box is selected READ-ONLY") and cannot UNSELECT: select the target.
+		if _, err := rt.srcC.Select(rt.newInto, nil).Wait(); err != nil {
+			t.Fatalf("SELECT %q: %v", rt.newInto, err)
+		}
+	}
 	testserver.Fill(t, rt.srcC, rt.newInto, more)
 	changed := esChangeFlags(t, rt.srcC, rt.flagsIn, 5)
 	snap = esTakeSnapshot(t, rt.srcC, rt.names, rt.condstore)
