@@ -31,13 +31,14 @@ type boxMeta struct {
 }
 
 var specialUseAttrs = map[imap.MailboxAttr]bool{
-	imap.MailboxAttrAll:     true,
-	imap.MailboxAttrArchive: true,
-	imap.MailboxAttrDrafts:  true,
-	imap.MailboxAttrFlagged: true,
-	imap.MailboxAttrJunk:    true,
-	imap.MailboxAttrSent:    true,
-	imap.MailboxAttrTrash:   true,
+	imap.MailboxAttrAll:       true,
+	imap.MailboxAttrArchive:   true,
+	imap.MailboxAttrDrafts:    true,
+	imap.MailboxAttrFlagged:   true,
+	imap.MailboxAttrJunk:      true,
+	imap.MailboxAttrSent:      true,
+	imap.MailboxAttrTrash:     true,
+	imap.MailboxAttrImportant: true, // RFC 8457; Gmail has it
 }
 
 func noErr(code imap.ResponseCode, text string) *imap.Error {
