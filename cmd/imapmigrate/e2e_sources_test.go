@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -553,6 +555,10 @@ func TestCourierToDovecot(t *testing.T) {
 		}
 	}
 	rt.run(t)
+	// The engine logged in through the alias: Courier offers no AUTH=PLAIN.
+	if log, err := os.ReadFile(filepath.Join(co.Dir, "imapd.err")); err != nil || !strings.Contains(string(log), "LOGIN, user=alice*admin,") {
+		t.Errorf("Courier's log shows no LOGIN as alice*admin (%v)", err)
+	}
 
 	// A user's client (here the test's own connection) is logged in while
 	// imapmigrate runs with its default 4 connections: Courier closes the
@@ -626,8 +632,7 @@ func TestMoxToDovecot(t *testing.T) {
 // write them ('...' with '\” for a quote).
 var esShellWord = regexp.MustCompile(`'((?:[^']|'\\'')*)'`)
 
-// esHintMap returns the SRC=DST of the first "--map '...'" in text whose
-// source is src and whose destination is not dst (the "keep apart" rule).
+// esHintMaps returns the SRC=DST of every "--map '...'" in text, unquoted.
 func esHintMaps(text string) []string {
 	var out []string
 	for _, m := range regexp.MustCompile(`--map ('(?:[^']|'\\'')*')`).FindAllStringSubmatch(text, -1) {
