@@ -44,8 +44,8 @@ func verifyArgs(syncArgs []string, extra ...string) []string {
 	return append(out, extra...)
 }
 
-// msgInfo is one message of a mailbox with its UID.
-type msgInfo struct {
+// rpMsg is one message of a mailbox with its UID.
+type rpMsg struct {
 	uid   imap.UID
 	sha   string
 	flags string // lower-cased, sorted, without \Recent
@@ -54,8 +54,8 @@ type msgInfo struct {
 	raw   []imap.Flag
 }
 
-// readMsgs EXAMINEs a mailbox and returns its messages in UID order.
-func readMsgs(t *testing.T, c *imapclient.Client, mailbox string) []msgInfo {
+// rpRead EXAMINEs a mailbox and returns its messages in UID order.
+func rpRead(t *testing.T, c *imapclient.Client, mailbox string) []rpMsg {
 	t.Helper()
 	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
@@ -75,7 +75,7 @@ func readMsgs(t *testing.T, c *imapclient.Client, mailbox string) []msgInfo {
 		t.Fatalf("FETCH 1:* in %q: %d of %d messages", mailbox, len(bufs), sel.NumMessages)
 	}
 	sort.Slice(bufs, func(i, j int) bool { return bufs[i].UID < bufs[j].UID })
-	out := make([]msgInfo, len(bufs))
+	out := make([]rpMsg, len(bufs))
 	for i, b := range bufs {
 		body := b.FindBodySection(section)
 		sum := sha256.Sum256(body)
@@ -85,13 +85,13 @@ func readMsgs(t *testing.T, c *imapclient.Client, mailbox string) []msgInfo {
 				raw = append(raw, f)
 			}
 		}
-		out[i] = msgInfo{uid: b.UID, sha: hex.EncodeToString(sum[:]), flags: flagString(raw), date: b.InternalDate, body: body, raw: raw}
+		out[i] = rpMsg{uid: b.UID, sha: hex.EncodeToString(sum[:]), flags: rpFlags(raw), date: b.InternalDate, body: body, raw: raw}
 	}
 	return out
 }
 
-// flagString is the canonical form flags are compared in.
-func flagString(flags []imap.Flag) string {
+// rpFlags is the canonical form flags are compared in.
+func rpFlags(flags []imap.Flag) string {
 	fl := make([]string, 0, len(flags))
 	for _, f := range flags {
 		fl = append(fl, strings.ToLower(string(f)))
@@ -100,10 +100,10 @@ func flagString(flags []imap.Flag) string {
 	return strings.Join(fl, " ")
 }
 
-// bySHA indexes messages by their hash; the fixture must not hold duplicates.
-func bySHA(t *testing.T, msgs []msgInfo) map[string]msgInfo {
+// rpBySHA indexes messages by their hash; the fixture must not hold duplicates.
+func rpBySHA(t *testing.T, msgs []rpMsg) map[string]rpMsg {
 	t.Helper()
-	out := make(map[string]msgInfo, len(msgs))
+	out := make(map[string]rpMsg, len(msgs))
 	for _, m := range msgs {
 		if _, dup := out[m.sha]; dup {
 			t.Fatalf("message %s… appears twice", m.sha[:12])
@@ -113,8 +113,8 @@ func bySHA(t *testing.T, msgs []msgInfo) map[string]msgInfo {
 	return out
 }
 
-// shaCounts is the multiset of message hashes of a mailbox.
-func shaCounts(msgs []msgInfo) map[string]int {
+// rpCounts is the multiset of message hashes of a mailbox.
+func rpCounts(msgs []rpMsg) map[string]int {
 	out := map[string]int{}
 	for _, m := range msgs {
 		out[m.sha]++
@@ -122,12 +122,12 @@ func shaCounts(msgs []msgInfo) map[string]int {
 	return out
 }
 
-// storeBySHA changes the flags of the message with hash sha in mailbox, as
+// rpStore changes the flags of the message with hash sha in mailbox, as
 // a mail client of that server would.
-func storeBySHA(t *testing.T, c *imapclient.Client, mailbox, sha string, op imap.StoreFlagsOp, flags ...imap.Flag) {
+func rpStore(t *testing.T, c *imapclient.Client, mailbox, sha string, op imap.StoreFlagsOp, flags ...imap.Flag) {
 	t.Helper()
 	var uid imap.UID
-	for _, m := range readMsgs(t, c, mailbox) {
+	for _, m := range rpRead(t, c, mailbox) {
 		if m.sha == sha {
 			uid = m.uid
 		}
@@ -146,8 +146,8 @@ func storeBySHA(t *testing.T, c *imapclient.Client, mailbox, sha string, op imap
 	}
 }
 
-// expungeUIDs removes messages for good, as a user emptying the trash.
-func expungeUIDs(t *testing.T, c *imapclient.Client, mailbox string, uids ...imap.UID) {
+// rpExpunge removes messages for good, as a user emptying the trash.
+func rpExpunge(t *testing.T, c *imapclient.Client, mailbox string, uids ...imap.UID) {
 	t.Helper()
 	if _, err := c.Select(mailbox, nil).Wait(); err != nil {
 		t.Fatalf("SELECT %q: %v", mailbox, err)
@@ -164,8 +164,8 @@ func expungeUIDs(t *testing.T, c *imapclient.Client, mailbox string, uids ...ima
 	}
 }
 
-// uidValidity returns a folder's UIDVALIDITY.
-func uidValidity(t *testing.T, c *imapclient.Client, mailbox string) uint32 {
+// rpUIDValidity returns a folder's UIDVALIDITY.
+func rpUIDValidity(t *testing.T, c *imapclient.Client, mailbox string) uint32 {
 	t.Helper()
 	st, err := c.Status(mailbox, &imap.StatusOptions{UIDValidity: true}).Wait()
 	if err != nil {
@@ -174,8 +174,8 @@ func uidValidity(t *testing.T, c *imapclient.Client, mailbox string) uint32 {
 	return st.UIDValidity
 }
 
-// numMessages returns a folder's message count.
-func numMessages(t *testing.T, c *imapclient.Client, mailbox string) int {
+// rpCount returns a folder's message count.
+func rpCount(t *testing.T, c *imapclient.Client, mailbox string) int {
 	t.Helper()
 	st, err := c.Status(mailbox, &imap.StatusOptions{NumMessages: true}).Wait()
 	if err != nil {
@@ -184,12 +184,12 @@ func numMessages(t *testing.T, c *imapclient.Client, mailbox string) int {
 	return int(*st.NumMessages)
 }
 
-// recreate deletes a folder and creates it again with the given messages,
+// rpRecreate deletes a folder and creates it again with the given messages,
 // as an admin restoring it from a backup: same bytes, flags and dates, new
 // UIDs and UIDVALIDITY. It checks that UIDVALIDITY did change.
-func recreate(t *testing.T, c *imapclient.Client, mailbox string, msgs []msgInfo) {
+func rpRecreate(t *testing.T, c *imapclient.Client, mailbox string, msgs []rpMsg) {
 	t.Helper()
-	before := uidValidity(t, c, mailbox)
+	before := rpUIDValidity(t, c, mailbox)
 	// Dovecot disconnects a session whose selected mailbox is deleted.
 	if err := c.Unselect().Wait(); err != nil {
 		t.Fatalf("UNSELECT: %v", err)
@@ -205,20 +205,20 @@ func recreate(t *testing.T, c *imapclient.Client, mailbox string, msgs []msgInfo
 		fill[i] = testserver.Msg{Body: m.body, Flags: m.raw, Date: m.date}
 	}
 	testserver.Fill(t, c, mailbox, fill)
-	if after := uidValidity(t, c, mailbox); after == before {
+	if after := rpUIDValidity(t, c, mailbox); after == before {
 		t.Fatalf("%q: UIDVALIDITY %d did not change when the folder was recreated; the test proves nothing", mailbox, after)
 	}
 }
 
-// sourceSnapshot is what must not change on the source during a sync.
-type sourceSnapshot struct {
+// rpSourceSnap is what must not change on the source during a sync.
+type rpSourceSnap struct {
 	modseq  map[string]uint64
 	records map[string][]record
 }
 
-func snapshotSource(t *testing.T, c *imapclient.Client, folders ...string) sourceSnapshot {
+func rpSnapSource(t *testing.T, c *imapclient.Client, folders ...string) rpSourceSnap {
 	t.Helper()
-	s := sourceSnapshot{modseq: map[string]uint64{}, records: map[string][]record{}}
+	s := rpSourceSnap{modseq: map[string]uint64{}, records: map[string][]record{}}
 	for _, f := range folders {
 		s.modseq[f] = highestModSeq(t, c, f)
 		s.records[f] = mailboxRecords(t, c, f)
@@ -226,13 +226,13 @@ func snapshotSource(t *testing.T, c *imapclient.Client, folders ...string) sourc
 	return s
 }
 
-func (s sourceSnapshot) check(t *testing.T, c *imapclient.Client) {
+func (s rpSourceSnap) check(t *testing.T, c *imapclient.Client) {
 	t.Helper()
 	assertSourceUntouched(t, c, s.modseq, s.records)
 }
 
-// stateShow runs 'imapmigrate state show' (which takes no --report).
-func stateShow(t *testing.T, stateDir, user string) result {
+// rpStateShow runs 'imapmigrate state show' (which takes no --report).
+func rpStateShow(t *testing.T, stateDir, user string) result {
 	t.Helper()
 	cmd := exec.Command(binary, "state", "show", "--state-dir", stateDir, "--user", user)
 	var out, errb bytes.Buffer
@@ -250,8 +250,8 @@ func stateShow(t *testing.T, stateDir, user string) result {
 	return r
 }
 
-// mustRun runs a sync that must exit 0 with a report.
-func mustRun(t *testing.T, what string, env map[string]string, args ...string) *imapsync.Report {
+// rpSync runs a sync that must exit 0 with a report.
+func rpSync(t *testing.T, what string, env map[string]string, args ...string) *imapsync.Report {
 	t.Helper()
 	r := runTool(t, env, args...)
 	if r.code != 0 || r.report == nil {
@@ -260,8 +260,8 @@ func mustRun(t *testing.T, what string, env map[string]string, args ...string) *
 	return r.report
 }
 
-// verifyJSON runs 'verify --json' and decodes its answer.
-func verifyJSON(t *testing.T, env map[string]string, args []string) (int, *imapsync.VerifyResult, result) {
+// rpVerifyJSON runs 'verify --json' and decodes its answer.
+func rpVerifyJSON(t *testing.T, env map[string]string, args []string) (int, *imapsync.VerifyResult, result) {
 	t.Helper()
 	r := runTool(t, env, verifyArgs(args, "--bodies", "--json")...)
 	if r.code != 0 && r.code != 1 {
@@ -274,8 +274,8 @@ func verifyJSON(t *testing.T, env map[string]string, args []string) (int, *imaps
 	return r.code, &res, r
 }
 
-// mustVerify: verify --bodies says both sides hold the same messages.
-func mustVerify(t *testing.T, what string, env map[string]string, args []string) {
+// rpVerifyOK: verify --bodies says both sides hold the same messages.
+func rpVerifyOK(t *testing.T, what string, env map[string]string, args []string) {
 	t.Helper()
 	r := runTool(t, env, verifyArgs(args, "--bodies")...)
 	if r.code != 0 {
@@ -283,7 +283,7 @@ func mustVerify(t *testing.T, what string, env map[string]string, args []string)
 	}
 }
 
-func folderReport(rep *imapsync.Report, src string) imapsync.FolderReport {
+func rpFolderReport(rep *imapsync.Report, src string) imapsync.FolderReport {
 	for _, f := range rep.Folders {
 		if f.Src == src {
 			return f
@@ -292,9 +292,9 @@ func folderReport(rep *imapsync.Report, src string) imapsync.FolderReport {
 	return imapsync.FolderReport{}
 }
 
-// flagCase is one message of the flag test: its flags when first copied,
+// rpFlagCase is one message of the flag test: its flags when first copied,
 // and on the destination after each later run.
-type flagCase struct {
+type rpFlagCase struct {
 	name    string
 	folder  string // source folder
 	initial []imap.Flag
@@ -323,7 +323,7 @@ func TestThreeWayFlagsOnRealServers(t *testing.T) {
 
 	none := []imap.Flag(nil)
 	seen := []imap.Flag{imap.FlagSeen}
-	cases := []*flagCase{
+	cases := []*rpFlagCase{
 		{name: "source sets a flag", folder: "INBOX.Flags", initial: none, afterRun2: `\flagged`},
 		{name: "source clears a flag", folder: "INBOX.Flags", initial: seen, afterRun2: ``},
 		{name: "destination sets a flag", folder: "INBOX.Flags", initial: none, afterRun2: `\flagged`},
@@ -350,7 +350,7 @@ func TestThreeWayFlagsOnRealServers(t *testing.T) {
 			c.afterRun3Source, c.afterRun3Dest = c.afterRun2, c.afterRun2
 		}
 	}
-	byName := map[string]*flagCase{}
+	byName := map[string]*rpFlagCase{}
 	for _, c := range cases {
 		byName[c.name] = c
 	}
@@ -378,21 +378,21 @@ func TestThreeWayFlagsOnRealServers(t *testing.T) {
 	// sync runs one user and checks that the source did not move.
 	sync := func(u *user, what string) *imapsync.Report {
 		t.Helper()
-		snap := snapshotSource(t, u.src, "INBOX.Flags", "INBOX.Quiet")
-		rep := mustRun(t, u.name+": "+what, env, u.args...)
+		snap := rpSnapSource(t, u.src, "INBOX.Flags", "INBOX.Quiet")
+		rep := rpSync(t, u.name+": "+what, env, u.args...)
 		snap.check(t, u.src)
 		return rep
 	}
 	// check compares each message's destination flags with want.
-	check := func(u *user, what string, want func(c *flagCase) string) {
+	check := func(u *user, what string, want func(c *rpFlagCase) string) {
 		t.Helper()
 		got := map[string]string{}
 		for s, d := range folders {
-			for sha, m := range bySHA(t, readMsgs(t, u.dst, d)) {
+			for sha, m := range rpBySHA(t, rpRead(t, u.dst, d)) {
 				got[sha] = m.flags
 			}
-			if n := numMessages(t, u.dst, d); n != numMessages(t, u.src, s) {
-				t.Errorf("%s %s: %q holds %d messages, the source %d", u.name, what, d, n, numMessages(t, u.src, s))
+			if n := rpCount(t, u.dst, d); n != rpCount(t, u.src, s) {
+				t.Errorf("%s %s: %q holds %d messages, the source %d", u.name, what, d, n, rpCount(t, u.src, s))
 			}
 		}
 		for _, c := range cases {
@@ -413,7 +413,7 @@ func TestThreeWayFlagsOnRealServers(t *testing.T) {
 		}
 		u.dst = neu.Dial(t, u.name)
 		defer u.dst.Close()
-		check(u, "after the first sync", func(c *flagCase) string { return flagString(c.initial) })
+		check(u, "after the first sync", func(c *rpFlagCase) string { return rpFlags(c.initial) })
 	}
 
 	// Between run 1 and run 2: independent changes on each side, the same
@@ -421,27 +421,27 @@ func TestThreeWayFlagsOnRealServers(t *testing.T) {
 	// conflict messages diverge.
 	for _, u := range users {
 		s, d := u.src, u.dst
-		storeBySHA(t, s, "INBOX.Flags", byName["source sets a flag"].sha, imap.StoreFlagsAdd, imap.FlagFlagged)
-		storeBySHA(t, s, "INBOX.Flags", byName["source clears a flag"].sha, imap.StoreFlagsDel, imap.FlagSeen)
-		storeBySHA(t, d, "Flags", byName["destination sets a flag"].sha, imap.StoreFlagsAdd, imap.FlagFlagged)
-		storeBySHA(t, d, "Flags", byName["destination clears a flag"].sha, imap.StoreFlagsDel, imap.FlagSeen)
-		storeBySHA(t, s, "INBOX.Flags", byName["both set the same flag"].sha, imap.StoreFlagsAdd, imap.FlagAnswered)
-		storeBySHA(t, d, "Flags", byName["both set the same flag"].sha, imap.StoreFlagsAdd, imap.FlagAnswered)
-		storeBySHA(t, s, "INBOX.Flags", byName["source sets a keyword"].sha, imap.StoreFlagsAdd, "$Label1")
-		storeBySHA(t, d, "Flags", byName["destination sets a keyword"].sha, imap.StoreFlagsAdd, "Project")
-		storeBySHA(t, d, "Flags", byName["conflict: source sets, destination clears"].sha, imap.StoreFlagsAdd, imap.FlagSeen)
-		storeBySHA(t, d, "Flags", byName["conflict: source clears, destination sets"].sha, imap.StoreFlagsDel, imap.FlagSeen)
-		storeBySHA(t, d, "Quiet", byName["conflict in a folder only the destination touched before"].sha, imap.StoreFlagsAdd, imap.FlagSeen)
+		rpStore(t, s, "INBOX.Flags", byName["source sets a flag"].sha, imap.StoreFlagsAdd, imap.FlagFlagged)
+		rpStore(t, s, "INBOX.Flags", byName["source clears a flag"].sha, imap.StoreFlagsDel, imap.FlagSeen)
+		rpStore(t, d, "Flags", byName["destination sets a flag"].sha, imap.StoreFlagsAdd, imap.FlagFlagged)
+		rpStore(t, d, "Flags", byName["destination clears a flag"].sha, imap.StoreFlagsDel, imap.FlagSeen)
+		rpStore(t, s, "INBOX.Flags", byName["both set the same flag"].sha, imap.StoreFlagsAdd, imap.FlagAnswered)
+		rpStore(t, d, "Flags", byName["both set the same flag"].sha, imap.StoreFlagsAdd, imap.FlagAnswered)
+		rpStore(t, s, "INBOX.Flags", byName["source sets a keyword"].sha, imap.StoreFlagsAdd, "$Label1")
+		rpStore(t, d, "Flags", byName["destination sets a keyword"].sha, imap.StoreFlagsAdd, "Project")
+		rpStore(t, d, "Flags", byName["conflict: source sets, destination clears"].sha, imap.StoreFlagsAdd, imap.FlagSeen)
+		rpStore(t, d, "Flags", byName["conflict: source clears, destination sets"].sha, imap.StoreFlagsDel, imap.FlagSeen)
+		rpStore(t, d, "Quiet", byName["conflict in a folder only the destination touched before"].sha, imap.StoreFlagsAdd, imap.FlagSeen)
 	}
 	for _, u := range users {
 		rep := sync(u, "second sync")
 		// Diagnosis: a folder whose source did not change is not opened
 		// (STATUS shortcut), so its destination-only change is not seen.
-		t.Logf("%s: second sync: INBOX.Quiet skipped as unchanged: %v", u.name, folderReport(rep, "INBOX.Quiet").Skipped)
+		t.Logf("%s: second sync: INBOX.Quiet skipped as unchanged: %v", u.name, rpFolderReport(rep, "INBOX.Quiet").Skipped)
 		if rep.Copied != 0 {
 			t.Errorf("%s: second sync copied %d, want 0", u.name, rep.Copied)
 		}
-		check(u, "after the second sync", func(c *flagCase) string { return c.afterRun2 })
+		check(u, "after the second sync", func(c *rpFlagCase) string { return c.afterRun2 })
 	}
 
 	// Between run 2 and run 3: the same flag changed in opposite directions
@@ -449,22 +449,22 @@ func TestThreeWayFlagsOnRealServers(t *testing.T) {
 	for _, u := range users {
 		s, d := u.src, u.dst
 		c := byName["conflict: source sets, destination clears"]
-		storeBySHA(t, s, "INBOX.Flags", c.sha, imap.StoreFlagsAdd, imap.FlagSeen)
-		storeBySHA(t, d, "Flags", c.sha, imap.StoreFlagsDel, imap.FlagSeen)
+		rpStore(t, s, "INBOX.Flags", c.sha, imap.StoreFlagsAdd, imap.FlagSeen)
+		rpStore(t, d, "Flags", c.sha, imap.StoreFlagsDel, imap.FlagSeen)
 		c = byName["conflict: source clears, destination sets"]
-		storeBySHA(t, s, "INBOX.Flags", c.sha, imap.StoreFlagsDel, imap.FlagSeen)
-		storeBySHA(t, d, "Flags", c.sha, imap.StoreFlagsAdd, imap.FlagSeen)
+		rpStore(t, s, "INBOX.Flags", c.sha, imap.StoreFlagsDel, imap.FlagSeen)
+		rpStore(t, d, "Flags", c.sha, imap.StoreFlagsAdd, imap.FlagSeen)
 		c = byName["conflict in a folder only the destination touched before"]
-		storeBySHA(t, s, "INBOX.Quiet", c.sha, imap.StoreFlagsAdd, imap.FlagSeen)
-		storeBySHA(t, d, "Quiet", c.sha, imap.StoreFlagsDel, imap.FlagSeen)
+		rpStore(t, s, "INBOX.Quiet", c.sha, imap.StoreFlagsAdd, imap.FlagSeen)
+		rpStore(t, d, "Quiet", c.sha, imap.StoreFlagsDel, imap.FlagSeen)
 	}
 	for _, u := range users {
 		sync(u, "third sync")
 		policy := "source wins"
-		want := func(c *flagCase) string { return c.afterRun3Source }
+		want := func(c *rpFlagCase) string { return c.afterRun3Source }
 		if u.dest {
 			policy = "destination wins"
-			want = func(c *flagCase) string { return c.afterRun3Dest }
+			want = func(c *rpFlagCase) string { return c.afterRun3Dest }
 		}
 		check(u, "after the third sync ("+policy+")", want)
 	}
@@ -475,9 +475,9 @@ func TestThreeWayFlagsOnRealServers(t *testing.T) {
 		if rep.Copied != 0 || rep.FlagsUpdated != 0 {
 			t.Errorf("%s: fourth sync copied %d and updated flags on %d messages, want 0 and 0", u.name, rep.Copied, rep.FlagsUpdated)
 		}
-		want := func(c *flagCase) string { return c.afterRun3Source }
+		want := func(c *rpFlagCase) string { return c.afterRun3Source }
 		if u.dest {
-			want = func(c *flagCase) string { return c.afterRun3Dest }
+			want = func(c *rpFlagCase) string { return c.afterRun3Dest }
 		}
 		check(u, "after the fourth sync", want)
 	}
@@ -501,30 +501,30 @@ func TestDeletedOnDestinationNotBroughtBack(t *testing.T) {
 	testserver.Fill(t, src, "INBOX.Work", msgs[10:])
 	stateDir := t.TempDir()
 	args := pairArgs(old, neu, "alice", stateDir)
-	if rep := mustRun(t, "first sync", env, args...); rep.Copied != 30 {
+	if rep := rpSync(t, "first sync", env, args...); rep.Copied != 30 {
 		t.Fatalf("first sync copied %d, want 30", rep.Copied)
 	}
 
 	dst := neu.Dial(t, "alice")
 	defer dst.Close()
-	work := readMsgs(t, dst, "Work")
+	work := rpRead(t, dst, "Work")
 	gone := map[string]bool{}
 	var uids []imap.UID
 	for _, i := range []int{2, 9, 15} {
 		gone[work[i].sha] = true
 		uids = append(uids, work[i].uid)
 	}
-	expungeUIDs(t, dst, "Work", uids...)
+	rpExpunge(t, dst, "Work", uids...)
 
 	for run := 2; run <= 3; run++ {
-		rep := mustRun(t, fmt.Sprintf("run %d", run), env, args...)
+		rep := rpSync(t, fmt.Sprintf("run %d", run), env, args...)
 		if rep.Copied != 0 || rep.Adopted != 0 {
 			t.Errorf("run %d: copied %d, adopted %d; want 0 and 0 (the user deleted those messages)", run, rep.Copied, rep.Adopted)
 		}
 		if run == 2 && rep.DeletedOnDst != 3 {
 			t.Errorf("run 2: report deleted_on_destination %d, want 3", rep.DeletedOnDst)
 		}
-		after := readMsgs(t, dst, "Work")
+		after := rpRead(t, dst, "Work")
 		if len(after) != 17 {
 			t.Errorf("run %d: Work holds %d messages on the destination, want 17", run, len(after))
 		}
@@ -535,18 +535,18 @@ func TestDeletedOnDestinationNotBroughtBack(t *testing.T) {
 		}
 	}
 
-	st := stateShow(t, stateDir, "alice")
+	st := rpStateShow(t, stateDir, "alice")
 	if st.code != 0 || strings.Count(st.stdout, "deleted-on-dst") != 3 {
 		t.Errorf("state show: want exit 0 and 3 pairs marked deleted-on-dst\n%v", st)
 	}
 
 	// verify compares the servers as they are: the three are missing there.
-	code, res, r := verifyJSON(t, env, args)
+	code, res, r := rpVerifyJSON(t, env, args)
 	if code != 1 {
 		t.Fatalf("verify: exit %d, want 1 (three messages missing on the destination)\n%v", code, r)
 	}
 	srcSHA := map[uint32]string{}
-	for _, m := range readMsgs(t, src, "INBOX.Work") {
+	for _, m := range rpRead(t, src, "INBOX.Work") {
 		srcSHA[uint32(m.uid)] = m.sha
 	}
 	if len(res.Differences) != 3 {
@@ -585,47 +585,47 @@ func TestDeleteCarriesSourceExpunges(t *testing.T) {
 	args := pairArgs(old, neu, "alice", stateDir)
 	del := append(append([]string(nil), args...), "--delete")
 	force := append(append([]string(nil), del...), "--force")
-	if rep := mustRun(t, "first sync", env, args...); rep.Copied != 45 {
+	if rep := rpSync(t, "first sync", env, args...); rep.Copied != 45 {
 		t.Fatalf("first sync copied %d, want 45", rep.Copied)
 	}
 	dst := neu.Dial(t, "alice")
 	defer dst.Close()
-	inbox := shaCounts(readMsgs(t, dst, "INBOX"))
+	inbox := rpCounts(rpRead(t, dst, "INBOX"))
 
 	// sameAsSource: the destination's Work is the source's plus extra.
 	sameAsSource := func(what string, extra map[string]int) {
 		t.Helper()
-		want := shaCounts(readMsgs(t, src, "INBOX.Work"))
+		want := rpCounts(rpRead(t, src, "INBOX.Work"))
 		for s, n := range extra {
 			want[s] += n
 		}
-		got := shaCounts(readMsgs(t, dst, "Work"))
+		got := rpCounts(rpRead(t, dst, "Work"))
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%s: destination Work holds %d messages, want the source's %d plus %d of the user's own",
 				what, len(got), len(want)-len(extra), len(extra))
 		}
-		if g := shaCounts(readMsgs(t, dst, "INBOX")); fmt.Sprint(g) != fmt.Sprint(inbox) {
+		if g := rpCounts(rpRead(t, dst, "INBOX")); fmt.Sprint(g) != fmt.Sprint(inbox) {
 			t.Errorf("%s: destination INBOX changed", what)
 		}
 	}
 
 	// The user expunges 2 of 40 on the source.
-	work := readMsgs(t, src, "INBOX.Work")
-	expungeUIDs(t, src, "INBOX.Work", work[4].uid, work[30].uid)
-	before := shaCounts(readMsgs(t, dst, "Work"))
+	work := rpRead(t, src, "INBOX.Work")
+	rpExpunge(t, src, "INBOX.Work", work[4].uid, work[30].uid)
+	before := rpCounts(rpRead(t, dst, "Work"))
 
 	// Without --delete (the hourly cron run) nothing is deleted.
-	rep := mustRun(t, "sync without --delete", env, args...)
-	if rep.Deleted != 0 || numMessages(t, dst, "Work") != 40 {
-		t.Errorf("sync without --delete: deleted_by_sync %d, Work holds %d; want 0 and 40", rep.Deleted, numMessages(t, dst, "Work"))
+	rep := rpSync(t, "sync without --delete", env, args...)
+	if rep.Deleted != 0 || rpCount(t, dst, "Work") != 40 {
+		t.Errorf("sync without --delete: deleted_by_sync %d, Work holds %d; want 0 and 40", rep.Deleted, rpCount(t, dst, "Work"))
 	}
-	if got := shaCounts(readMsgs(t, dst, "Work")); fmt.Sprint(got) != fmt.Sprint(before) {
+	if got := rpCounts(rpRead(t, dst, "Work")); fmt.Sprint(got) != fmt.Sprint(before) {
 		t.Errorf("sync without --delete changed the destination")
 	}
 
 	// With --delete: exactly their copies go.
 	r := runTool(t, env, del...)
-	if r.code != 0 || r.report == nil || r.report.Deleted != 2 || folderReport(r.report, "INBOX.Work").DeletedOnDstBySync != 2 {
+	if r.code != 0 || r.report == nil || r.report.Deleted != 2 || rpFolderReport(r.report, "INBOX.Work").DeletedOnDstBySync != 2 {
 		t.Errorf("sync --delete: want exit 0 and deleted_by_sync 2 (in INBOX.Work)\n%v", r)
 	}
 	sameAsSource("after sync --delete", nil)
@@ -640,19 +640,19 @@ func TestDeleteCarriesSourceExpunges(t *testing.T) {
 	}
 
 	// The source loses 20 of its 38: --delete refuses and deletes nothing.
-	work = readMsgs(t, src, "INBOX.Work")
+	work = rpRead(t, src, "INBOX.Work")
 	var uids []imap.UID
 	for i := 0; i < 20; i++ {
 		uids = append(uids, work[i*len(work)/20].uid)
 	}
-	expungeUIDs(t, src, "INBOX.Work", uids...)
-	before = shaCounts(readMsgs(t, dst, "Work"))
+	rpExpunge(t, src, "INBOX.Work", uids...)
+	before = rpCounts(rpRead(t, dst, "Work"))
 	r = runTool(t, env, del...)
 	out := r.stdout + r.stderr
 	if r.code != 1 || !strings.Contains(out, "Work") || !strings.Contains(out, "more than 10%") || !strings.Contains(out, "--force") {
 		t.Errorf("sync --delete of 20 of 40: want exit 1 and a message naming the folder, 'more than 10%%' and '--force'\n%v", r)
 	}
-	if got := shaCounts(readMsgs(t, dst, "Work")); fmt.Sprint(got) != fmt.Sprint(before) {
+	if got := rpCounts(rpRead(t, dst, "Work")); fmt.Sprint(got) != fmt.Sprint(before) {
 		t.Errorf("the refused --delete changed the destination: %d messages, had %d", len(got), len(before))
 	}
 
@@ -688,7 +688,7 @@ func TestUIDValidityChangeRepairs(t *testing.T) {
 		testserver.Fill(t, src, "INBOX", msgs[:5])
 		testserver.Fill(t, src, "INBOX.Work", msgs[5:])
 		args := pairArgs(old, neu, user, stateDir)
-		if rep := mustRun(t, user+": first sync", env, args...); rep.Copied != len(msgs) {
+		if rep := rpSync(t, user+": first sync", env, args...); rep.Copied != len(msgs) {
 			t.Fatalf("%s: first sync copied %d, want %d", user, rep.Copied, len(msgs))
 		}
 		return args, src, neu.Dial(t, user)
@@ -699,16 +699,16 @@ func TestUIDValidityChangeRepairs(t *testing.T) {
 		args, src, dst := setup("alice")
 		defer src.Close()
 		defer dst.Close()
-		recreate(t, dst, "Work", readMsgs(t, dst, "Work"))
-		rep := mustRun(t, "sync after the restore", env, args...)
-		if rep.Copied != 0 || rep.Adopted != inWork || folderReport(rep, "INBOX.Work").Adopted != inWork {
+		rpRecreate(t, dst, "Work", rpRead(t, dst, "Work"))
+		rep := rpSync(t, "sync after the restore", env, args...)
+		if rep.Copied != 0 || rep.Adopted != inWork || rpFolderReport(rep, "INBOX.Work").Adopted != inWork {
 			t.Errorf("sync after the destination folder was recreated: copied %d, adopted %d; want 0 and %d", rep.Copied, rep.Adopted, inWork)
 		}
-		mustVerify(t, "after the restore", env, args)
-		if n := numMessages(t, dst, "Work"); n != inWork {
+		rpVerifyOK(t, "after the restore", env, args)
+		if n := rpCount(t, dst, "Work"); n != inWork {
 			t.Errorf("destination Work holds %d messages, want %d", n, inWork)
 		}
-		rep = mustRun(t, "sync after that", env, args...)
+		rep = rpSync(t, "sync after that", env, args...)
 		if rep.Copied != 0 || rep.Adopted != 0 {
 			t.Errorf("next sync: copied %d, adopted %d; want 0 and 0", rep.Copied, rep.Adopted)
 		}
@@ -718,33 +718,33 @@ func TestUIDValidityChangeRepairs(t *testing.T) {
 		args, src, dst := setup("bob")
 		defer src.Close()
 		defer dst.Close()
-		recreate(t, src, "INBOX.Work", readMsgs(t, src, "INBOX.Work"))
-		rep := mustRun(t, "sync after the source folder was recreated", env, args...)
+		rpRecreate(t, src, "INBOX.Work", rpRead(t, src, "INBOX.Work"))
+		rep := rpSync(t, "sync after the source folder was recreated", env, args...)
 		if rep.Copied != 0 || rep.Adopted != inWork {
 			t.Errorf("sync after the source folder was recreated: copied %d, adopted %d; want 0 and %d", rep.Copied, rep.Adopted, inWork)
 		}
-		mustVerify(t, "after the source folder was recreated", env, args)
-		if n := numMessages(t, dst, "Work"); n != inWork {
+		rpVerifyOK(t, "after the source folder was recreated", env, args)
+		if n := rpCount(t, dst, "Work"); n != inWork {
 			t.Errorf("destination Work holds %d messages, want %d", n, inWork)
 		}
 		// New mail in the recreated folder is copied exactly once.
 		testserver.Fill(t, src, "INBOX.Work", testserver.SyntheticMessages(4405, 1))
-		rep = mustRun(t, "sync of a new message", env, args...)
+		rep = rpSync(t, "sync of a new message", env, args...)
 		if rep.Copied != 1 || rep.Adopted != 0 {
 			t.Errorf("sync of one new message: copied %d, adopted %d; want 1 and 0", rep.Copied, rep.Adopted)
 		}
-		rep = mustRun(t, "sync after that", env, args...)
+		rep = rpSync(t, "sync after that", env, args...)
 		if rep.Copied != 0 {
 			t.Errorf("next sync copied %d, want 0", rep.Copied)
 		}
-		mustVerify(t, "after the new message", env, args)
-		if n := numMessages(t, dst, "Work"); n != inWork+1 {
+		rpVerifyOK(t, "after the new message", env, args)
+		if n := rpCount(t, dst, "Work"); n != inWork+1 {
 			t.Errorf("destination Work holds %d messages, want %d", n, inWork+1)
 		}
 	})
 }
 
-var messageIDHeader = regexp.MustCompile(`(?im)^Message-ID:[^\r\n]*\r\n`)
+var rpMessageID = regexp.MustCompile(`(?im)^Message-ID:[^\r\n]*\r\n`)
 
 // TestLostStateAdoptsEverything: the state directory is lost (a new
 // machine, a wiped /var/lib) after a full sync. What the admin checks: the
@@ -763,9 +763,9 @@ func TestLostStateAdoptsEverything(t *testing.T) {
 	noID := 0
 	for i := range msgs {
 		if i%6 == 0 { // a sixth without Message-ID
-			msgs[i].Body = messageIDHeader.ReplaceAll(msgs[i].Body, nil)
+			msgs[i].Body = rpMessageID.ReplaceAll(msgs[i].Body, nil)
 		}
-		if !messageIDHeader.Match(msgs[i].Body) {
+		if !rpMessageID.Match(msgs[i].Body) {
 			noID++
 		}
 	}
@@ -778,36 +778,36 @@ func TestLostStateAdoptsEverything(t *testing.T) {
 
 	stateDir := t.TempDir()
 	args := pairArgs(old, neu, "alice", stateDir)
-	if rep := mustRun(t, "first sync", env, args...); rep.Copied != total {
+	if rep := rpSync(t, "first sync", env, args...); rep.Copied != total {
 		t.Fatalf("first sync copied %d, want %d", rep.Copied, total)
 	}
 	if err := os.RemoveAll(stateDir); err != nil {
 		t.Fatal(err)
 	}
-	rep := mustRun(t, "sync without state", env, args...)
+	rep := rpSync(t, "sync without state", env, args...)
 	if rep.Copied != 0 || rep.Adopted != total {
 		t.Errorf("sync without state: copied %d, adopted %d; want 0 and %d", rep.Copied, rep.Adopted, total)
 	}
 	dst := neu.Dial(t, "alice")
 	defer dst.Close()
 	for s, d := range map[string]string{"INBOX": "INBOX", "INBOX.Work": "Work"} {
-		want, got := shaCounts(readMsgs(t, src, s)), shaCounts(readMsgs(t, dst, d))
+		want, got := rpCounts(rpRead(t, src, s)), rpCounts(rpRead(t, dst, d))
 		if fmt.Sprint(want) != fmt.Sprint(got) {
 			t.Errorf("%q: the destination's multiset of messages differs from the source's (%d distinct vs %d)", d, len(got), len(want))
 		}
 	}
 	for _, i := range []int{21, 24} {
 		sum := sha256.Sum256(msgs[i].Body)
-		if n := shaCounts(readMsgs(t, dst, "Work"))[hex.EncodeToString(sum[:])]; n != 2 {
+		if n := rpCounts(rpRead(t, dst, "Work"))[hex.EncodeToString(sum[:])]; n != 2 {
 			t.Errorf("a message that is twice in the source Work is %d times on the destination", n)
 		}
 	}
-	mustVerify(t, "after the sync without state", env, args)
-	st := stateShow(t, stateDir, "alice")
+	rpVerifyOK(t, "after the sync without state", env, args)
+	st := rpStateShow(t, stateDir, "alice")
 	if st.code != 0 || !strings.Contains(st.stdout, "pairs 20\n") || !strings.Contains(st.stdout, fmt.Sprintf("pairs %d\n", len(work))) {
 		t.Errorf("state show: want every message paired again (pairs 20 and %d)\n%v", len(work), st)
 	}
-	rep = mustRun(t, "the run after", env, args...)
+	rep = rpSync(t, "the run after", env, args...)
 	if rep.Copied != 0 || rep.Adopted != 0 || rep.Existing != total {
 		t.Errorf("the run after: copied %d, adopted %d, existing %d; want 0, 0, %d", rep.Copied, rep.Adopted, rep.Existing, total)
 	}
