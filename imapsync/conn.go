@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -172,6 +173,13 @@ func Dial(ctx context.Context, ep Endpoint) (*Conn, error) {
 	conn.stop = context.AfterFunc(ctx, func() { c.Close() })
 	if err := c.WaitGreeting(); err != nil {
 		conn.Close()
+		var ie *imap.Error
+		if !errors.As(err, &ie) {
+			// A server at its connection limit often just closes the
+			// connection (couriertcpd does): say so, so that the pool
+			// treats it as "too many connections", not as a dead server.
+			err = errors.Join(err, io.ErrUnexpectedEOF)
+		}
 		return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: fmt.Errorf("greeting: %w", err)}
 	}
 	if err := conn.login(); err != nil {
