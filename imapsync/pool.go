@@ -176,7 +176,8 @@ func (p *pool) close() {
 func isTooManyConnections(err error) bool {
 	var ie *imap.Error
 	if errors.As(err, &ie) {
-		return ie.Code == imap.ResponseCodeLimit || ie.Code == imap.ResponseCodeUnavailable || ie.Code == imap.ResponseCodeInUse
+		return ie.Code == imap.ResponseCodeLimit || ie.Code == imap.ResponseCodeUnavailable ||
+			ie.Code == imap.ResponseCodeInUse || ie.Type == imap.StatusResponseTypeBye
 	}
 	var ce *ConnectError
 	return errors.As(err, &ce) && isConnError(ce.Err)
