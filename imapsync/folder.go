@@ -55,6 +55,12 @@ func (w *folderWork) copyBytes() int64 {
 	return n
 }
 
+func (w *folderWork) isFailed() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
+}
+
 func (w *folderWork) fail() {
 	w.mu.Lock()
 	w.failed = true
@@ -193,6 +199,12 @@ func (u *userRun) prepareState(w *folderWork) error {
 func (u *userRun) unchanged(w *folderWork, srcView, dstView *serverView) bool {
 	prev := w.prev
 	if prev.Src == "" || prev.Dst != w.pair.Dst || prev.SrcUIDNext == 0 || prev.SrcHighestModSeq == 0 || prev.Intent != nil {
+		return false
+	}
+	// After a complete pass every source message has a pair; more pairs
+	// than source messages means some were expunged there: --delete has
+	// work in this folder even if nothing changed since.
+	if u.opts.Delete && len(prev.Messages) > int(prev.SrcMessages) {
 		return false
 	}
 	ss, ok1 := srcView.status[w.pair.Src]
@@ -385,9 +397,10 @@ func (u *userRun) finishFolder(ctx context.Context, w *folderWork) {
 	f.SrcUIDValidity, f.DstUIDValidity = w.srcSel.UIDValidity, w.dstValid
 	f.SrcUIDNext, f.SrcMessages, f.SrcHighestModSeq = 0, 0, 0
 	f.DstUIDNext, f.DstMessages, f.DstHighestModSeq = 0, 0, 0
-	w.mu.Lock()
-	failed := w.failed
-	w.mu.Unlock()
+	if !w.isFailed() && ctx.Err() == nil {
+		u.deleteExpunged(ctx, w)
+	}
+	failed := w.isFailed()
 	if !failed && ctx.Err() == nil {
 		if st, err := u.dstStatus(ctx, w.pair.Dst); err == nil && st.UIDValidity == w.dstValid {
 			f.SrcUIDNext, f.SrcMessages, f.SrcHighestModSeq = uint32(w.srcSel.UIDNext), w.srcSel.NumMessages, w.srcSel.HighestModSeq
