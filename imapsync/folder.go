@@ -193,9 +193,9 @@ func (u *userRun) prepareState(w *folderWork) error {
 }
 
 // unchanged reports whether STATUS alone proves the folder needs nothing:
-// the same UIDVALIDITY, UIDNEXT and message count on both sides as after the
-// last complete run, and the same HIGHESTMODSEQ on the source (so no flag
-// changed there). Without CONDSTORE on the source a folder is always opened.
+// the same UIDVALIDITY, UIDNEXT, message count and HIGHESTMODSEQ on both
+// sides as after the last complete run. Without CONDSTORE on the source a
+// folder is always opened.
 func (u *userRun) unchanged(w *folderWork, srcView, dstView *serverView) bool {
 	prev := w.prev
 	if prev.Src == "" || prev.Dst != w.pair.Dst || prev.SrcUIDNext == 0 || prev.SrcHighestModSeq == 0 || prev.Intent != nil {
@@ -212,10 +212,12 @@ func (u *userRun) unchanged(w *folderWork, srcView, dstView *serverView) bool {
 	if !ok1 || !ok2 || ss.NumMessages == nil || ds.NumMessages == nil {
 		return false
 	}
+	// A flag the user changed on the destination moves its HIGHESTMODSEQ:
+	// open the folder then too, so that the three-way base learns it.
 	return ss.UIDValidity == prev.SrcUIDValidity && uint32(ss.UIDNext) == prev.SrcUIDNext &&
 		*ss.NumMessages == prev.SrcMessages && ss.HighestModSeq == prev.SrcHighestModSeq &&
 		ds.UIDValidity == prev.DstUIDValidity && uint32(ds.UIDNext) == prev.DstUIDNext &&
-		*ds.NumMessages == prev.DstMessages
+		*ds.NumMessages == prev.DstMessages && ds.HighestModSeq == prev.DstHighestModSeq
 }
 
 // fetchMeta lists UID, FLAGS (and for the source INTERNALDATE and size) of
