@@ -68,6 +68,11 @@ func (u *userRun) copyAll(ctx context.Context, works []*folderWork) {
 	}
 	close(ch)
 	wg.Wait()
+	for _, w := range works {
+		if w != nil && ctx.Err() == nil {
+			u.resolveUncertain(ctx, w)
+		}
+	}
 	if u.store != nil {
 		if err := u.store.Sync(); err != nil {
 			u.events.Logf(u.user, "state: %v", err)
@@ -213,9 +218,9 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 				run.finish(p.uid)
 			default:
 				// The whole message was sent and the answer lost: it may
-				// be on the destination. Copying it again could make a
-				// duplicate; the next run finds it by identity instead.
-				u.messageFailed(w, p.uid, fmt.Errorf("connection lost before the destination confirmed the APPEND (the next run recognises the message or copies it): %w", err))
+				// be on the destination. Copying it again blindly could
+				// make a duplicate: resolveUncertain looks first.
+				w.addUncertain(p.uid, err)
 				run.finish(p.uid)
 			}
 		}

@@ -45,6 +45,32 @@ type folderWork struct {
 
 	mu     sync.Mutex
 	failed bool // any failure: do not record the folder as complete
+	// uncertain are APPENDs sent whole whose answer was lost with the
+	// connection, and why.
+	uncertain map[uint32]error
+}
+
+func (w *folderWork) addUncertain(uid uint32, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.uncertain == nil {
+		w.uncertain = map[uint32]error{}
+	}
+	w.uncertain[uid] = err
+}
+
+// takeUncertain returns the uncertain UIDs, ascending, and forgets them.
+func (w *folderWork) takeUncertain() ([]uint32, map[uint32]error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m := w.uncertain
+	w.uncertain = nil
+	uids := make([]uint32, 0, len(m))
+	for uid := range m {
+		uids = append(uids, uid)
+	}
+	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+	return uids, m
 }
 
 func (w *folderWork) copyBytes() int64 {
