@@ -238,23 +238,64 @@ func ftCountAll(t *testing.T, c *imapclient.Client, folders []string) int {
 	return n
 }
 
-// ftFinish runs sync until it exits 0, at most max times; exit 2 is fatal.
-func ftFinish(t *testing.T, what string, max int, env map[string]string, args []string) []result {
+// ftRunWithin runs sync like runTool, but kills it when it has not ended
+// within limit (a run that stalls); timedOut says so.
+func ftRunWithin(t *testing.T, limit time.Duration, env map[string]string, args ...string) (r result, timedOut bool) {
+	t.Helper()
+	p := ftStart(t, env, args...)
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-p.done:
+	case <-timer.C:
+		p.cmd.Process.Kill()
+		timedOut = true
+	}
+	return p.wait(t), timedOut
+}
+
+// ftNoRace fails the test when the binary (built with -race) reported a
+// data race during a run.
+func ftNoRace(t *testing.T, what string, r result) {
+	t.Helper()
+	if i := strings.Index(r.stderr, "WARNING: DATA RACE"); i >= 0 {
+		end := min(len(r.stderr), i+4000)
+		t.Errorf("%s: the race detector found a data race in imapmigrate:\n%s", what, r.stderr[i:end])
+	}
+}
+
+// ftFinish runs sync until it exits 0: at most max runs, each within
+// perRun, all within total. Exit 2 is fatal: a fault must never leave a
+// state or a server the next run cannot use.
+func ftFinish(t *testing.T, what string, max int, perRun, total time.Duration, env map[string]string, args []string) []result {
 	t.Helper()
 	var rs []result
+	deadline := time.Now().Add(total)
 	for i := 1; i <= max; i++ {
-		r := runTool(t, env, args...)
+		limit := min(perRun, time.Until(deadline))
+		if limit <= 0 {
+			t.Fatalf("%s: not done after %d runs and %v", what, i-1, total)
+		}
+		began := time.Now()
+		r, timedOut := ftRunWithin(t, limit, env, args...)
 		rs = append(rs, r)
+		ftNoRace(t, fmt.Sprintf("%s: run %d", what, i), r)
 		copied, adopted, failed := -1, -1, -1
 		if r.report != nil {
 			copied, adopted, failed = r.report.Copied, r.report.Adopted, r.report.Failed
 		}
-		t.Logf("%s: run %d: exit %d, copied %d, adopted %d, failed %d", what, i, r.code, copied, adopted, failed)
-		switch r.code {
-		case 0:
+		t.Logf("%s: run %d: exit %d after %v, copied %d, adopted %d, failed %d", what, i, r.code, time.Since(began).Round(time.Millisecond), copied, adopted, failed)
+		switch {
+		case timedOut && limit < perRun:
+			t.Fatalf("%s: not done within %v in all (%d runs, the last one killed); each run was slow or stalled\n%v", what, total, i, r)
+		case timedOut:
+			t.Fatalf("%s: run %d did not end within %v: it stalled\n%v", what, i, limit, r)
+		case r.code == 0:
 			return rs
-		case 1:
-			continue
+		case r.code == 1:
+			if r.report == nil || len(r.report.Failures) == 0 {
+				t.Errorf("%s: run %d: exit 1 without a listed failure\n%v", what, i, r)
+			}
 		default:
 			t.Fatalf("%s: run %d: exit %d; a fault must never leave a state or server the next run cannot use\n%v", what, i, r.code, r)
 		}
@@ -355,7 +396,7 @@ func TestKillAnywhere(t *testing.T) {
 	if killed < 20 {
 		t.Errorf("only %d of %d runs were killed (the others had finished): the test wants at least 20", killed, runs)
 	}
-	rs := ftFinish(t, "after the kills", 1, env, args)
+	rs := ftFinish(t, "after the kills", 1, 30*time.Second, 30*time.Second, env, args)
 	t.Logf("final run: copied %d, adopted %d", rs[0].report.Copied, rs[0].report.Adopted)
 	rpVerifyOK(t, "after the kills", env, args)
 	src := old.Dial(t, "alice")
@@ -370,18 +411,19 @@ func TestKillAnywhere(t *testing.T) {
 // TestConnectionCuts: a flaky network drops connections to both servers in
 // the middle of anything (a command, a literal, a response), many times in
 // one run. What the admin checks: the run finishes (exit 0), or exits 1 with
-// the failures listed and a later run finishes; nothing is fatal; and then
-// 'verify --bodies' over a good connection finds every message once.
+// the failures listed and one of the next runs finishes (at most 5 runs in
+// all, none stalling); nothing is fatal; and then 'verify --bodies' over a
+// good connection finds every message once.
 func TestConnectionCuts(t *testing.T) {
 	old := testserver.StartDovecot(t, testserver.DovecotOptions{Kind: testserver.Old})
 	neu := testserver.StartDovecot(t, testserver.DovecotOptions{Kind: testserver.New})
 	env := pairEnv(old, neu)
 	folders := map[string]string{"INBOX": "INBOX", "INBOX.Lists": "Lists", "INBOX.Work": "Work"}
-	msgs := ftMessages(7007, 600, 2<<10, 6<<10)
-	big := ftMessages(7008, 12, 60<<10, 120<<10) // literals long enough to be cut in the middle
-	ftPipeFill(t, old, "alice", "INBOX", append(msgs[:250], big[:4]...))
-	ftPipeFill(t, old, "alice", "INBOX.Lists", append(msgs[250:450], big[4:8]...))
-	ftPipeFill(t, old, "alice", "INBOX.Work", append(append(msgs[450:], big[8:]...), msgs[460]))
+	msgs := ftMessages(7007, 400, 2<<10, 6<<10)
+	big := ftMessages(7008, 9, 60<<10, 120<<10) // literals long enough to be cut in the middle
+	ftPipeFill(t, old, "alice", "INBOX", append(msgs[:150], big[:3]...))
+	ftPipeFill(t, old, "alice", "INBOX.Lists", append(msgs[150:280], big[3:6]...))
+	ftPipeFill(t, old, "alice", "INBOX.Work", append(append(msgs[280:], big[6:]...), msgs[290]))
 
 	// Each connection is cut after 32-256 KB or 1-4 s, whichever comes
 	// first; login and discovery (a few KB) always get through.
@@ -395,20 +437,30 @@ func TestConnectionCuts(t *testing.T) {
 	direct := pairArgs(old, neu, "alice", stateDir)
 	args := replaceFlag(replaceFlag(direct, "--src", srcProxy.Addr), "--dst", dstProxy.Addr)
 
-	r := runTool(t, env, args...)
+	began := time.Now()
+	r, timedOut := ftRunWithin(t, 20*time.Second, env, append(args, "-v")...)
 	cuts := srcProxy.Cuts() + dstProxy.Cuts()
-	t.Logf("first run through the proxies: exit %d, %d cuts (source %d, destination %d), %d connections",
-		r.code, cuts, srcProxy.Cuts(), dstProxy.Cuts(), srcProxy.Conns()+dstProxy.Conns())
+	t.Logf("first run through the proxies: exit %d after %v, %d cuts (source %d, destination %d), %d connections",
+		r.code, time.Since(began).Round(time.Millisecond), cuts, srcProxy.Cuts(), dstProxy.Cuts(), srcProxy.Conns()+dstProxy.Conns())
+	ftNoRace(t, "first run through the proxies", r)
 	if cuts < 10 {
 		t.Errorf("only %d connections were cut during the first run; the test wants at least 10", cuts)
 	}
-	switch r.code {
-	case 0:
-	case 1:
+	// "use of closed network connection" is what Go says when this process
+	// uses a socket it closed itself: a connection it had seen die was used
+	// again, and a retry was spent on it.
+	if n := strings.Count(r.stderr, "use of closed network connection; retrying"); n > 0 {
+		t.Errorf("%d retries were spent on connections that had already died:\n%s", n, grepLines(r.stderr, "use of closed network connection; retrying"))
+	}
+	switch {
+	case timedOut:
+		t.Fatalf("the first run through the proxies did not end within 20 s: it stalled\n%v", r)
+	case r.code == 0:
+	case r.code == 1:
 		if r.report == nil || len(r.report.Failures) == 0 {
 			t.Errorf("exit 1 without a listed failure\n%v", r)
 		}
-		ftFinish(t, "through the proxies", 4, env, args)
+		ftFinish(t, "through the proxies", 4, 20*time.Second, 25*time.Second, env, args)
 	default:
 		t.Fatalf("first run through the proxies: exit %d; cuts must never be fatal\n%v", r.code, r)
 	}
@@ -419,6 +471,85 @@ func TestConnectionCuts(t *testing.T) {
 	dst := neu.Dial(t, "alice")
 	defer dst.Close()
 	ftSameCounts(t, "after the cuts", src, dst, folders)
+}
+
+// TestSourceCutDoesNotStall: the connection to the old server drops (up to
+// three times) while messages stream from it (a restart of the old server, a
+// network blip). What the admin checks: the run retries and ends within
+// seconds, as it does without the cuts; it does not hang for the
+// --dst-timeout (2 minutes by default) on each cut. And it never tries a
+// connection it already saw die ("use of closed network connection" on the
+// next command), which would waste one of its few retries per chunk.
+func TestSourceCutDoesNotStall(t *testing.T) {
+	old := testserver.StartDovecot(t, testserver.DovecotOptions{Kind: testserver.Old})
+	neu := testserver.StartDovecot(t, testserver.DovecotOptions{Kind: testserver.New})
+	env := pairEnv(old, neu)
+	msgs := ftMessages(9009, 400, 4<<10, 8<<10)
+	for _, u := range []string{"alice", "bob"} {
+		ftPipeFill(t, old, u, "INBOX", msgs[:200])
+		ftPipeFill(t, old, u, "INBOX.Work", msgs[200:])
+	}
+
+	stateDir := t.TempDir()
+	direct := pairArgs(old, neu, "alice", stateDir)
+	// bob's identical mailbox without faults, for comparison.
+	began := time.Now()
+	if r0 := runTool(t, env, pairArgs(old, neu, "bob", stateDir)...); r0.code != 0 {
+		t.Fatalf("run without faults: %v", r0)
+	}
+	fast := time.Since(began)
+	t.Logf("the same mailbox without faults (bob) took %v", fast.Round(time.Millisecond))
+
+	// Source connections are cut after 64-256 KB, three times in all; the
+	// destination is reached directly.
+	srcProxy := faultproxy.Start(t, old.Addr, faultproxy.Options{Seed: 3, MinBytes: 64 << 10, MaxBytes: 256 << 10, MaxCuts: 3})
+	args := append(replaceFlag(direct, "--src", srcProxy.Addr), "-v")
+	began = time.Now()
+	r, timedOut := ftRunWithin(t, 25*time.Second, env, args...)
+	took := time.Since(began)
+	t.Logf("run with %d source cuts: exit %d after %v", srcProxy.Cuts(), r.code, took.Round(time.Millisecond))
+	if r.report != nil {
+		t.Logf("it copied %d, failed %d", r.report.Copied, r.report.Failed)
+	}
+	ftNoRace(t, "run with source cuts", r)
+	if srcProxy.Cuts() == 0 {
+		t.Fatalf("no source connection was cut; the test proves nothing")
+	}
+	srcProxy.SetCutting(false) // the network is good again
+	if timedOut {
+		t.Errorf("the run with source cuts did not end within 25 s (the same mailbox without faults: %v); "+
+			"a copy worker waits until --dst-timeout for the answer to an APPEND whose message the source never finished sending\n%s",
+			fast.Round(time.Millisecond), lastLines(r.stderr, 30))
+	} else if r.code != 0 && r.code != 1 {
+		t.Errorf("run with source cuts: exit %d\n%v", r.code, r)
+	}
+	if n := strings.Count(r.stderr, "use of closed network connection; retrying"); n > 0 {
+		t.Errorf("%d retries were spent on a connection that had already died (a dead connection went back to the pool):\n%s", n, grepLines(r.stderr, "use of closed network connection; retrying"))
+	}
+	// Whatever happened, the next runs (no more cuts) finish, and nothing is
+	// missing or twice.
+	ftFinish(t, "after the source cuts", 2, 20*time.Second, 30*time.Second, env, replaceFlag(direct, "--src", srcProxy.Addr))
+	rpVerifyOK(t, "after the source cuts", env, direct)
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // TestServerRestartMidRun: the new server is restarted (an upgrade, a
@@ -460,10 +591,11 @@ func TestServerRestartMidRun(t *testing.T) {
 		copied = r.report.Copied
 	}
 	t.Logf("the run during the restart: exit %d, copied %d", r.code, copied)
+	ftNoRace(t, "the run during the restart", r)
 	switch r.code {
 	case 0:
 	case 1:
-		ftFinish(t, "after the restart", 3, env, args)
+		ftFinish(t, "after the restart", 3, 20*time.Second, 30*time.Second, env, args)
 	default:
 		t.Fatalf("the run during the restart: exit %d; a restart must not be fatal\n%v", r.code, r)
 	}
