@@ -567,7 +567,7 @@ func TestServerRestartMidRun(t *testing.T) {
 
 	stateDir := t.TempDir()
 	args := append(pairArgs(old, neu, "alice", stateDir), "--connections", "4")
-	p := ftStart(t, env, args...)
+	p := ftStart(t, env, append(args, "-v")...)
 	watch := neu.Dial(t, "alice")
 	restarted := false
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -590,7 +590,7 @@ func TestServerRestartMidRun(t *testing.T) {
 	if r.report != nil {
 		copied = r.report.Copied
 	}
-	t.Logf("the run during the restart: exit %d, copied %d", r.code, copied)
+	t.Logf("the run during the restart: exit %d, copied %d; it said:\n%s", r.code, copied, grepLines(r.stderr, "retry"))
 	ftNoRace(t, "the run during the restart", r)
 	switch r.code {
 	case 0:
