@@ -51,6 +51,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 id mail >/dev/null 2>&1 || die "no system user 'mail' (common.conf runs the mail storage as mail:mail)"
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 TMP=$(mktemp -d /tmp/imapmigrate-bench.XXXXXX)
 chmod 0755 "$TMP"
 mkdir -p "$TMP/logs" "$TMP/rows" "$TMP/checks"
@@ -96,7 +97,10 @@ if [ -n "$BATCH" ]; then
 	for i in $(seq -w 1 20); do batch_users+=("u$i"); done
 fi
 old_users="alice:secret bob:secret big:secret tiny:secret"
-new_users="alice_imapmigrate:secret alice_mbsync:secret alice_dsync:secret big_imapmigrate:secret tiny_imapmigrate:secret"
+new_users="alice_c1:secret alice_c2:secret"
+for u in alice tiny big; do
+	for t in imapmigrate mbsync dsync; do new_users+=" ${u}_$t:secret"; done
+done
 for u in "${batch_users[@]}"; do
 	old_users+=" $u:secret"
 	new_users+=" $u:secret"
@@ -185,12 +189,15 @@ check() {
 
 export IMAPMIGRATE_SRC_PASSWORD=$MASTERPW IMAPMIGRATE_DST_PASSWORD=$MASTERPW
 
-mkdir -p "$TMP/mbsync-state"
-cat >"$TMP/mbsyncrc" <<EOF
+# mbsync_conf SRCUSER DSTUSER: an IMAP-to-IMAP channel "migrate" for one user, its own sync state.
+mbsync_conf() {
+	local conf=$TMP/mbsyncrc.$2
+	mkdir -p "$TMP/mbsync-state/$2"
+	cat >"$conf" <<EOF
 IMAPAccount old
 Host 127.0.0.1
 Port $OLDPORT
-User alice*$MASTER
+User $1*$MASTER
 Pass $MASTERPW
 SSLType None
 AuthMechs LOGIN
@@ -201,7 +208,7 @@ Account old
 IMAPAccount new
 Host 127.0.0.1
 Port $NEWPORT
-User alice_mbsync*$MASTER
+User $2*$MASTER
 Pass $MASTERPW
 SSLType None
 AuthMechs LOGIN
@@ -217,35 +224,48 @@ Create Near
 Sync Pull
 Expunge None
 CopyArrivalDate yes
-SyncState $TMP/mbsync-state/
+SyncState $TMP/mbsync-state/$2/
 EOF
+	echo "$conf"
+}
 
-dsync_cmd=(doveadm -c "$NEW/new.conf"
-	-o imapc_host=127.0.0.1 -o "imapc_port=$OLDPORT"
-	-o imapc_user=alice -o "imapc_master_user=$MASTER" -o "imapc_password=$MASTERPW"
-	-o "imapc_features=rfc822.size fetch-headers" -o imapc_list_prefix=INBOX
-	-o mail_prefetch_count=20
-	backup -R -u alice_dsync imapc:)
+# dsync_cmd SRCUSER DSTUSER: sets dsync to doveadm backup from the old server through imapc into
+# the new server's mdbox, run with the new server's configuration.
+dsync_cmd() {
+	dsync=(doveadm -c "$NEW/new.conf"
+		-o imapc_host=127.0.0.1 -o "imapc_port=$OLDPORT"
+		-o "imapc_user=$1" -o "imapc_master_user=$MASTER" -o "imapc_password=$MASTERPW"
+		-o "imapc_features=rfc822.size fetch-headers" -o imapc_list_prefix=INBOX
+		-o mail_prefetch_count=20
+		backup -R -u "$2" imapc:)
+}
 
-run_tool() { # tool run msgs bytes
-	local tool=$1
-	shift
+# /usr/bin/time runs a program, not a shell function: a small wrapper script.
+cat >"$TMP/run_imapmigrate" <<EOF
+#!/bin/sh
+# run_imapmigrate SRCUSER DSTUSER [more flags]
+src=\$1 dst=\$2
+shift 2
+exec "$IM" sync --src "127.0.0.1:$OLDPORT" --src-user "\$src" --src-master "$MASTER" --src-tls none \\
+	--dst "127.0.0.1:$NEWPORT" --dst-user "\$dst" --dst-master "$MASTER" --dst-tls none \\
+	--state-dir "$TMP/state/\$dst" --progress never $IM_ARGS "\$@"
+EOF
+chmod +x "$TMP/run_imapmigrate"
+
+# run_tool TOOL RUN MSGS BYTES SRCUSER DSTUSER [extra imapmigrate flags]
+run_tool() {
+	local tool=$1 run=$2 msgs=$3 bytes=$4 src=$5 dst=$6
+	shift 6
 	case $tool in
-	imapmigrate) measure imapmigrate "$@" run_imapmigrate_cmd alice alice_imapmigrate ;;
-	mbsync) measure mbsync "$@" mbsync -c "$TMP/mbsyncrc" migrate ;;
-	dsync) measure dsync "$@" "${dsync_cmd[@]}" ;;
+	imapmigrate*) measure "$tool" "$run" "$msgs" "$bytes" "$TMP/run_imapmigrate" "$src" "$dst" "$@" ;;
+	mbsync) measure mbsync "$run" "$msgs" "$bytes" mbsync -c "$(mbsync_conf "$src" "$dst")" migrate ;;
+	dsync)
+		dsync_cmd "$src" "$dst"
+		measure dsync "$run" "$msgs" "$bytes" "${dsync[@]}"
+		;;
 	*) die "unknown tool $tool" ;;
 	esac
 }
-# /usr/bin/time runs a program, not a shell function: a small wrapper script.
-cat >"$TMP/run_imapmigrate_cmd" <<EOF
-#!/bin/sh
-exec "$IM" sync --src "127.0.0.1:$OLDPORT" --src-user "\$1" --src-master "$MASTER" --src-tls none \\
-	--dst "127.0.0.1:$NEWPORT" --dst-user "\$2" --dst-master "$MASTER" --dst-tls none \\
-	--state-dir "$TMP/state" --progress never $IM_ARGS
-EOF
-chmod +x "$TMP/run_imapmigrate_cmd"
-export PATH=$TMP:$PATH
 
 # --- the runs -----------------------------------------------------------------------------------
 log "hashing the source over IMAP (also builds the old server's indexes before any tool runs)"
@@ -254,10 +274,18 @@ read -r SRC_MSGS SRC_BYTES SRC_FOLDERS < <("$BT" hash -addr "127.0.0.1:$OLDPORT"
 log "source: $SRC_MSGS messages, $SRC_BYTES bytes as served over IMAP ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s)"
 
 for tool in $TOOLS; do
-	run_tool "$tool" first "$SRC_MSGS" "$SRC_BYTES"
+	run_tool "$tool" first "$SRC_MSGS" "$SRC_BYTES" alice "alice_$tool"
 	check "$tool" first "$TMP/src0.json" "alice_$tool"
-	run_tool "$tool" noop 0 0
+	run_tool "$tool" noop 0 0 alice "alice_$tool"
+	check "$tool" noop "$TMP/src0.json" "alice_$tool"
 done
+# imapmigrate's first copy with fewer connections than its default 4, each to its own user.
+if [[ " $TOOLS " == *" imapmigrate "* ]]; then
+	for c in 1 2; do
+		run_tool "imapmigrate-c$c" first "$SRC_MSGS" "$SRC_BYTES" alice "alice_c$c" --connections "$c"
+		check "imapmigrate-c$c" first "$TMP/src0.json" "alice_c$c"
+	done
+fi
 
 log "changing 1% of the source: 100 new messages, flags of 100 others"
 "$BT" change -addr "127.0.0.1:$OLDPORT" -user alice -seed "$SEED" -new 100 -flags 100 >"$TMP/logs/change.log"
@@ -266,52 +294,61 @@ read -r SRC1_MSGS SRC1_BYTES _ < <("$BT" hash -addr "127.0.0.1:$OLDPORT" -user a
 NEW_MSGS=$((SRC1_MSGS - SRC_MSGS)) NEW_BYTES=$((SRC1_BYTES - SRC_BYTES))
 
 for tool in $TOOLS; do
-	run_tool "$tool" 1pct "$NEW_MSGS" "$NEW_BYTES"
+	run_tool "$tool" 1pct "$NEW_MSGS" "$NEW_BYTES" alice "alice_$tool"
 	check "$tool" 1pct "$TMP/src1.json" "alice_$tool"
 done
 
-# Memory: one 20 MB and one 50 MB message, against 300 small ones.
+# Memory: 300 small messages, then one 20 MB and one 50 MB message.
 for u in tiny big; do
 	read -r m b _ < <("$BT" hash -addr "127.0.0.1:$OLDPORT" -user "$u" -out "$TMP/$u.src.json")
-	measure "imapmigrate" "$u" "$m" "$b" run_imapmigrate_cmd "$u" "${u}_imapmigrate"
-	check imapmigrate "$u" "$TMP/$u.src.json" "${u}_imapmigrate"
+	for tool in $TOOLS; do
+		run_tool "$tool" "$u" "$m" "$b" "$u" "${u}_$tool"
+		check "$tool" "$u" "$TMP/$u.src.json" "${u}_$tool"
+	done
 done
 
 batch_note="batch (20 users x 300 messages): skipped, this imapmigrate has no --users flag (imapmigrate sync --help)"
 if [ -n "$BATCH" ]; then
-	printf '%s\n' "${batch_users[@]}" >"$TMP/users.txt"
+	{
+		echo "src_user,dst_user"
+		for u in "${batch_users[@]}"; do echo "$u,$u"; done
+	} >"$TMP/users.csv"
 	bm=0 bb=0
 	for u in "${batch_users[@]}"; do
 		read -r m b _ < <("$BT" hash -addr "127.0.0.1:$OLDPORT" -user "$u" -out "$TMP/$u.src.json")
 		bm=$((bm + m)) bb=$((bb + b))
 	done
+	# --users takes a CSV with the header src_user,dst_user (imapmigrate sync --help).
 	# shellcheck disable=SC2086
 	measure imapmigrate batch20 "$bm" "$bb" "$IM" sync --src "127.0.0.1:$OLDPORT" --src-master "$MASTER" --src-tls none \
-		--dst "127.0.0.1:$NEWPORT" --dst-master "$MASTER" --dst-tls none --users "$TMP/users.txt" \
-		--state-dir "$TMP/state" --progress never $IM_ARGS
+		--dst "127.0.0.1:$NEWPORT" --dst-master "$MASTER" --dst-tls none --users "$TMP/users.csv" \
+		--state-dir "$TMP/state/batch" --progress never $IM_ARGS
 	bad=0
 	for u in "${batch_users[@]}"; do
 		check batch "$u" "$TMP/$u.src.json" "$u"
 		grep -q '^bytes=OK core=OK flags=OK dates=OK' "$TMP/checks/batch.$u" || bad=$((bad + 1))
 	done
 	if [ "$bad" = 0 ]; then
-		echo "bytes=OK flags=OK dates=OK (all 20 users)" >"$TMP/checks/imapmigrate.batch20"
+		echo "bytes=OK core=OK flags=OK dates=OK (all 20 users)" >"$TMP/checks/imapmigrate.batch20"
 	else
-		echo "FAIL: $bad of 20 users differ (see the log)" >"$TMP/checks/imapmigrate.batch20"
+		echo "bytes=FAIL: $bad of 20 users differ (see the log)" >"$TMP/checks/imapmigrate.batch20"
 	fi
-	batch_note="batch: imapmigrate sync --users FILE (one user per line), 20 users x 300 messages"
+	rm -f "$TMP"/checks/batch.*
+	batch_note="batch20: imapmigrate sync --users users.csv (src_user,dst_user; default --jobs), 20 users x 300 messages, each user checked"
 fi
 
 # --- report -------------------------------------------------------------------------------------
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+mb() { awk -v b="$1" 'BEGIN{printf "%.1f MB", b/1e6}'; }
 mkdir -p "$(dirname "$OUT")"
 {
-	echo "imapmigrate benchmark, $(date '+%Y-%m-%d %H:%M %Z'), $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(. /etc/os-release && echo "$PRETTY_NAME")"
-	echo "imapmigrate $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'); $(mbsync --version | head -1); dovecot $(dovecot --version); $(go version | cut -d' ' -f3)"
-	echo "source: alice, $SRC_MSGS messages, $(awk -v b="$SRC_BYTES" 'BEGIN{printf "%.1f MB", b/1e6}') in $SRC_FOLDERS folders (seed $SEED); 1% change: $NEW_MSGS new messages ($(awk -v b="$NEW_BYTES" 'BEGIN{printf "%.1f MB", b/1e6}')) + flag changes on 100"
+	echo "imapmigrate benchmark, $(date '+%Y-%m-%d %H:%M %Z'), $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(. /etc/os-release && echo "$PRETTY_NAME"), load average before/after: $LOAD_START / $LOAD_END"
+	echo "imapmigrate $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?') (--connections 4 unless said)${IM_ARGS:+ extra flags: $IM_ARGS}; $(mbsync --version | head -1); dovecot $(dovecot --version | cut -d' ' -f1); $(go version | cut -d' ' -f3)"
+	echo "source: alice, $SRC_MSGS messages, $(mb "$SRC_BYTES") in $SRC_FOLDERS folders (seed $SEED); 1% change: $NEW_MSGS new messages ($(mb "$NEW_BYTES")) + flag changes on 100"
 	echo
-	printf '%-12s %-6s %8s %6s %7s %8s %7s %7s %8s %8s %8s  %s\n' tool run "wall s" msgs MB "msgs/s" "MB/s" "CPU s" "RSS MB" "srcsrv s" "dstsrv s" check
+	printf '%-14s %-6s %7s %6s %6s %7s %6s %6s %7s %8s %8s  %s\n' tool run "wall s" msgs MB "msgs/s" "MB/s" "CPU s" "RSS MB" "srcsrv s" "dstsrv s" check
 	for run in first noop 1pct tiny big batch20; do
-		for tool in imapmigrate mbsync dsync; do
+		for tool in imapmigrate imapmigrate-c1 imapmigrate-c2 mbsync dsync; do
 			f=$TMP/rows/$tool.$run
 			[ -f "$f" ] || continue
 			chk=-
@@ -322,42 +359,44 @@ mkdir -p "$(dirname "$OUT")"
 				rate = ($4 > 0 && $3 > 0) ? sprintf("%.0f", $4/$3) : "-";
 				mbs = ($4 > 0 && $3 > 0) ? sprintf("%.1f", $5/$3) : "-";
 				st = ($10 != 0) ? sprintf(" EXIT %d", $10) : "";
-				printf "%-12s %-6s %8.2f %6d %7.1f %8s %7s %7.2f %8d %8.2f %8.2f  %s%s\n", $1, $2, $3, $4, $5, rate, mbs, $6, $7, $8, $9, chk, st }' "$f"
+				printf "%-14s %-6s %7.2f %6d %6.1f %7s %6s %6.2f %7d %8.2f %8.2f  %s%s\n", $1, $2, $3, $4, $5, rate, mbs, $6, $7, $8, $9, chk, st }' "$f"
 		done
 	done
 	echo
-	echo "runs: first = first copy to an empty user; noop = the same again, nothing changed; 1pct = after the"
-	echo "1% change; tiny = imapmigrate, 300 small messages; big = imapmigrate, one 20 MB + one 50 MB message."
-	echo "msgs, MB: what the run had to copy. CPU s, RSS MB: the tool's process (user+sys, max RSS, /usr/bin/time)."
-	echo "srcsrv s, dstsrv s: CPU of the old and new Dovecot (all processes) during the run; dsync writes the"
-	echo "new mdbox itself, so its destination work is in its own CPU s."
-	echo "check: bytes = multiset of SHA-256 per folder equals the source's; core = the same ignoring X-TUID header"
-	echo "lines; flags, dates = flags/keywords and INTERNALDATE of each message (paired by core hash)."
+	echo "runs: first = first copy into an empty user; noop = the same again with nothing changed; 1pct = after"
+	echo "  the 1% change; tiny = 300 small messages (user tiny); big = one 20 MB and one 50 MB message (user big)."
+	echo "  imapmigrate-cN: imapmigrate's first copy with --connections N."
+	echo "msgs, MB: what the run had to copy (as served over IMAP, CRLF). CPU s, RSS MB: the tool's process"
+	echo "  (user+sys, max RSS, from /usr/bin/time -v). srcsrv s, dstsrv s: CPU of all the old and the new Dovecot's"
+	echo "  processes during the run. dsync writes the new mdbox itself: its destination work is in its CPU s."
+	echo "check: bytes = per folder, the multiset of SHA-256 of the messages equals the source's; core = the same"
+	echo "  ignoring X-TUID: header lines; flags, dates = flags+keywords and INTERNALDATE of every message, paired by"
+	echo "  core hash. Every 'first' and 'noop' is checked against the source before the change, 1pct after it."
 	echo "$batch_note"
 	echo
 	echo "checks in full:"
 	for f in "$TMP"/checks/*; do
-		[ -f "$f" ] && printf '  %-22s %s\n' "$(basename "$f")" "$(cat "$f")"
+		[ -f "$f" ] && printf '  %-20s %s\n' "$(basename "$f")" "$(cat "$f")"
 	done
 	echo
-	echo "imapmigrate summaries:"
-	for run in first noop 1pct tiny big; do
-		[ -f "$TMP/logs/imapmigrate.$run.log" ] &&
-			printf '  %-6s %s\n' "$run" "$(grep -E 'messages:|bytes:' "$TMP/logs/imapmigrate.$run.log" | tr -s ' ' | tr '\n' ';')"
+	echo "imapmigrate's own summaries:"
+	for f in "$TMP"/logs/imapmigrate*.log; do
+		[ -f "$f" ] || continue
+		printf '  %-20s %s\n' "$(basename "$f" .log)" "$(grep -E '^ *(messages|bytes):|^[0-9]+ users:' "$f" | tr -s ' ' | tr '\n' ';')"
 	done
 	echo
-	echo "commands:"
-	echo "  imapmigrate: $(tail -3 "$TMP/run_imapmigrate_cmd" | tr -d '\\\n\t' | sed "s#$TMP#\$TMP#g")"
-	echo "  mbsync:      mbsync -c \$TMP/mbsyncrc migrate   (Sync Pull, Create Near, Patterns *, CopyArrivalDate yes, AuthMechs LOGIN, user alice*admin)"
-	echo "  dsync:       ${dsync_cmd[*]}" | sed "s#$TMP#\$TMP#g"
+	echo "commands (for alice; \$TMP is the run's temporary directory, ports were free loopback ports):"
+	echo "  imapmigrate: IMAPMIGRATE_SRC_PASSWORD=$MASTERPW IMAPMIGRATE_DST_PASSWORD=$MASTERPW $IM sync --src 127.0.0.1:$OLDPORT --src-user alice --src-master $MASTER --src-tls none --dst 127.0.0.1:$NEWPORT --dst-user alice_imapmigrate --dst-master $MASTER --dst-tls none --state-dir $TMP/state/alice_imapmigrate --progress never $IM_ARGS" | sed "s#$TMP#\$TMP#g"
+	echo "  mbsync:      mbsync -c $TMP/mbsyncrc.alice_mbsync migrate" | sed "s#$TMP#\$TMP#g"
+	sed 's/^/                 /' "$TMP/mbsyncrc.alice_mbsync" 2>/dev/null | grep -v '^ *$' | sed "s#$TMP#\$TMP#g"
+	dsync_cmd alice alice_dsync
+	echo "  dsync:       ${dsync[*]}" | sed "s#$TMP#\$TMP#g"
 } >"$OUT"
 cat "$OUT"
 # Keep the differences next to the results when there are any.
-if compgen -G "$TMP/logs/*.diff" >/dev/null; then
-	for d in "$TMP"/logs/*.diff; do
-		[ -s "$d" ] || continue
-		mkdir -p "${OUT%.txt}.diff"
-		cp "$d" "${OUT%.txt}.diff/"
-	done
-fi
+for d in "$TMP"/logs/*.diff; do
+	[ -s "$d" ] || continue
+	mkdir -p "${OUT%.txt}.diff"
+	cp "$d" "${OUT%.txt}.diff/"
+done
 log "results in $OUT"

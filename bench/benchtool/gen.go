@@ -69,7 +69,9 @@ func cmdGen(args []string) error {
 		folders = standardFolders[:8]
 		specs = smallSpecs(*seed, *count, folders)
 	case "big":
-		folders = []folder{{"", 1}}
+		// Only INBOX has mail; the usual special folders exist, as on any real account (mbsync
+		// exits 1 when the destination has folders that the source lacks).
+		folders = []folder{{"", 1}, {"Sent", 0}, {"Drafts", 0}, {"Trash", 0}, {"Junk", 0}}
 		base := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
 		specs = []msgSpec{
 			{folder: "", size: 20 << 20, attach: true, date: base, flags: "S", idx: 0},
