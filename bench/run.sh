@@ -9,6 +9,8 @@
 # Environment:
 #   BENCH_MESSAGES  messages of the standard mailbox (default 10000)
 #   BENCH_SEED      seed of the data set (default 1); the same seed gives the same bytes
+#   BENCH_REPEAT    first copies per tool, each into its own empty user (default 3); the table
+#                   shows the median and the range
 #   BENCH_TOOLS     which tools to run, in order (default "imapmigrate mbsync dsync")
 #   BENCH_IMAPMIGRATE_ARGS  extra arguments for every imapmigrate sync (e.g. "--connections 8")
 #   BENCH_KEEP=1    keep the temporary directory (servers' logs, manifests, tools' logs)
@@ -23,6 +25,7 @@ cd "$root"
 
 MESSAGES=${BENCH_MESSAGES:-10000}
 SEED=${BENCH_SEED:-1}
+REPEAT=${BENCH_REPEAT:-3}
 TOOLS=${BENCH_TOOLS:-imapmigrate mbsync dsync}
 IM_ARGS=${BENCH_IMAPMIGRATE_ARGS:-}
 MASTER=admin MASTERPW=masterpw
@@ -97,8 +100,16 @@ if [ -n "$BATCH" ]; then
 	for i in $(seq -w 1 20); do batch_users+=("u$i"); done
 fi
 old_users="alice:secret bob:secret big:secret tiny:secret"
-new_users="alice_c1:secret alice_c2:secret"
-for u in alice tiny big; do
+# dst_user TOOL REP: the destination user of alice's copy by TOOL in repetition REP.
+dst_user() {
+	local t=${1#imapmigrate-}
+	if [ "$2" = 1 ]; then echo "alice_$t"; else echo "alice_${t}_r$2"; fi
+}
+new_users=
+for r in $(seq 1 "$REPEAT"); do
+	for t in imapmigrate imapmigrate-c1 imapmigrate-c2 mbsync dsync; do new_users+=" $(dst_user "$t" "$r"):secret"; done
+done
+for u in tiny big; do
 	for t in imapmigrate mbsync dsync; do new_users+=" ${u}_$t:secret"; done
 done
 for u in "${batch_users[@]}"; do
@@ -139,22 +150,29 @@ log "old Dovecot (Maildir) on 127.0.0.1:$OLDPORT, new Dovecot (mdbox) on 127.0.0
 
 # --- measuring ----------------------------------------------------------------------------------
 srv_cpu() { "$BT" cpu "$1" 2>/dev/null || echo 0; }
+# busy: CPU seconds the whole machine has spent (user, nice, system, irq, softirq, steal), to tell
+# how much went to processes other than the tool and the two servers during a run.
+busy() { awk '/^cpu /{printf "%.2f\n", ($2+$3+$4+$7+$8+$9)/100}' /proc/stat; }
+REP=1
 
 # measure TOOL RUN MSGS BYTES cmd... : runs cmd under /usr/bin/time -v and records wall, CPU and
-# max RSS of the tool and the CPU the two servers spent meanwhile, in $TMP/rows/TOOL.RUN.
+# max RSS of the tool, the CPU the two servers spent meanwhile and that of everything else on the
+# machine, in $TMP/rows/TOOL.RUN.REP.
 measure() {
 	local tool=$1 run=$2 msgs=$3 bytes=$4
 	shift 4
-	local key=$tool.$run
+	local key=$tool.$run.$REP
 	local tlog=$TMP/logs/$key.log tf=$TMP/logs/$key.time
-	local s0 d0 s1 d1 t0 t1 rc=0
+	local s0 d0 s1 d1 b0 b1 t0 t1 rc=0
 	s0=$(srv_cpu "$OLDPID")
 	d0=$(srv_cpu "$NEWPID")
-	log "$tool: $run ..."
+	log "$tool: $run${REPEAT_LABEL:-} ..."
+	b0=$(busy)
 	t0=$(date +%s.%N)
 	/usr/bin/time -v -o "$tf" "$@" >"$tlog" 2>&1 || rc=$?
 	t1=$(date +%s.%N)
 	sleep 0.5 # the servers' imap processes exit after LOGOUT and are reaped by the master
+	b1=$(busy)
 	s1=$(srv_cpu "$OLDPID")
 	d1=$(srv_cpu "$NEWPID")
 	local user sys rss
@@ -163,13 +181,15 @@ measure() {
 	rss=$(sed -n 's/^\s*Maximum resident set size (kbytes): //p' "$tf")
 	awk -v tool="$tool" -v run="$run" -v t0="$t0" -v t1="$t1" -v m="$msgs" -v b="$bytes" \
 		-v u="${user:-0}" -v s="${sys:-0}" -v rss="${rss:-0}" -v s0="$s0" -v s1="$s1" -v d0="$d0" -v d1="$d1" -v rc="$rc" \
-		'BEGIN{printf "%s\t%s\t%.2f\t%d\t%.1f\t%.2f\t%.0f\t%.2f\t%.2f\t%d\n", tool, run, t1-t0, m, b/1e6, u+s, rss/1024, s1-s0, d1-d0, rc}' \
+		-v b0="$b0" -v b1="$b1" \
+		'BEGIN{o = (b1-b0) - (u+s) - (s1-s0) - (d1-d0); if (o < 0) o = 0;
+		printf "%s\t%s\t%.2f\t%d\t%.1f\t%.2f\t%.0f\t%.2f\t%.2f\t%d\t%.2f\n", tool, run, t1-t0, m, b/1e6, u+s, rss/1024, s1-s0, d1-d0, rc, o}' \
 		>"$TMP/rows/$key"
 	if [ $rc -ne 0 ]; then
 		log "$tool: $run exited with status $rc; the end of its output:"
 		tail -15 "$tlog" >&2
 	else
-		log "$tool: $run done in $(cut -f3 "$TMP/rows/$key") s"
+		log "$tool: $run done in $(cut -f3 "$TMP/rows/$key") s (CPU of other processes meanwhile: $(cut -f11 "$TMP/rows/$key") s)"
 	fi
 	return 0
 }
@@ -178,13 +198,14 @@ measure() {
 # manifest WANT.
 check() {
 	local tool=$1 run=$2 want=$3 user=$4
+	local key=$tool.$run.$REP
 	local got=$TMP/$user.$run.json
 	if ! "$BT" hash -addr "127.0.0.1:$NEWPORT" -user "$user" -out "$got" >/dev/null 2>"$TMP/logs/hash.err"; then
-		echo "check failed: $(cat "$TMP/logs/hash.err")" >"$TMP/checks/$tool.$run"
+		echo "check failed: $(cat "$TMP/logs/hash.err")" >"$TMP/checks/$key"
 		return 0
 	fi
-	"$BT" compare -want "$want" -got "$got" -details "$TMP/logs/$tool.$run.diff" >"$TMP/checks/$tool.$run"
-	log "$tool: $run check: $(cat "$TMP/checks/$tool.$run")"
+	"$BT" compare -want "$want" -got "$got" -details "$TMP/logs/$key.diff" >"$TMP/checks/$key"
+	log "$tool: $run check: $(cat "$TMP/checks/$key")"
 }
 
 export IMAPMIGRATE_SRC_PASSWORD=$MASTERPW IMAPMIGRATE_DST_PASSWORD=$MASTERPW
@@ -273,19 +294,28 @@ t0=$(date +%s.%N)
 read -r SRC_MSGS SRC_BYTES SRC_FOLDERS < <("$BT" hash -addr "127.0.0.1:$OLDPORT" -user alice -out "$TMP/src0.json")
 log "source: $SRC_MSGS messages, $SRC_BYTES bytes as served over IMAP ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s)"
 
+# First copies, REPEAT times, the tools taking turns so that a disturbance from outside does not
+# hit one tool's runs only; with imapmigrate, also its first copy with --connections 1 and 2.
+first_tools=
 for tool in $TOOLS; do
-	run_tool "$tool" first "$SRC_MSGS" "$SRC_BYTES" alice "alice_$tool"
-	check "$tool" first "$TMP/src0.json" "alice_$tool"
+	first_tools+=" $tool"
+	[ "$tool" = imapmigrate ] && first_tools+=" imapmigrate-c1 imapmigrate-c2"
+done
+for REP in $(seq 1 "$REPEAT"); do
+	REPEAT_LABEL=" ($REP of $REPEAT)"
+	for tool in $first_tools; do
+		extra=()
+		case $tool in imapmigrate-c*) extra=(--connections "${tool#imapmigrate-c}") ;; esac
+		dst=$(dst_user "$tool" "$REP")
+		run_tool "$tool" first "$SRC_MSGS" "$SRC_BYTES" alice "$dst" "${extra[@]}"
+		check "$tool" first "$TMP/src0.json" "$dst"
+	done
+done
+REP=1 REPEAT_LABEL=
+for tool in $TOOLS; do
 	run_tool "$tool" noop 0 0 alice "alice_$tool"
 	check "$tool" noop "$TMP/src0.json" "alice_$tool"
 done
-# imapmigrate's first copy with fewer connections than its default 4, each to its own user.
-if [[ " $TOOLS " == *" imapmigrate "* ]]; then
-	for c in 1 2; do
-		run_tool "imapmigrate-c$c" first "$SRC_MSGS" "$SRC_BYTES" alice "alice_c$c" --connections "$c"
-		check "imapmigrate-c$c" first "$TMP/src0.json" "alice_c$c"
-	done
-fi
 
 log "changing 1% of the source: 100 new messages, flags of 100 others"
 "$BT" change -addr "127.0.0.1:$OLDPORT" -user alice -seed "$SEED" -new 100 -flags 100 >"$TMP/logs/change.log"
@@ -326,12 +356,12 @@ if [ -n "$BATCH" ]; then
 	bad=0
 	for u in "${batch_users[@]}"; do
 		check batch "$u" "$TMP/$u.src.json" "$u"
-		grep -q '^bytes=OK core=OK flags=OK dates=OK' "$TMP/checks/batch.$u" || bad=$((bad + 1))
+		grep -q '^bytes=OK core=OK flags=OK dates=OK' "$TMP/checks/batch.$u.1" || bad=$((bad + 1))
 	done
 	if [ "$bad" = 0 ]; then
-		echo "bytes=OK core=OK flags=OK dates=OK (all 20 users)" >"$TMP/checks/imapmigrate.batch20"
+		echo "bytes=OK core=OK flags=OK dates=OK (all 20 users)" >"$TMP/checks/imapmigrate.batch20.1"
 	else
-		echo "bytes=FAIL: $bad of 20 users differ (see the log)" >"$TMP/checks/imapmigrate.batch20"
+		echo "bytes=FAIL: $bad of 20 users differ (see the log)" >"$TMP/checks/imapmigrate.batch20.1"
 	fi
 	rm -f "$TMP"/checks/batch.*
 	batch_note="batch20: imapmigrate sync --users users.csv (src_user,dst_user; default --jobs), 20 users x 300 messages, each user checked"
@@ -346,29 +376,38 @@ mkdir -p "$(dirname "$OUT")"
 	echo "imapmigrate $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?') (--connections 4 unless said)${IM_ARGS:+ extra flags: $IM_ARGS}; $(mbsync --version | head -1); dovecot $(dovecot --version | cut -d' ' -f1); $(go version | cut -d' ' -f3)"
 	echo "source: alice, $SRC_MSGS messages, $(mb "$SRC_BYTES") in $SRC_FOLDERS folders (seed $SEED); 1% change: $NEW_MSGS new messages ($(mb "$NEW_BYTES")) + flag changes on 100"
 	echo
-	printf '%-14s %-6s %7s %6s %6s %7s %6s %6s %7s %8s %8s  %s\n' tool run "wall s" msgs MB "msgs/s" "MB/s" "CPU s" "RSS MB" "srcsrv s" "dstsrv s" check
+	printf '%-14s %-6s %7s %-11s %6s %6s %7s %6s %6s %6s %8s %8s %7s  %s\n' tool run "wall s" "(range)" msgs MB "msgs/s" "MB/s" "CPU s" "RSS MB" "srcsrv s" "dstsrv s" "other s" check
 	for run in first noop 1pct tiny big batch20; do
 		for tool in imapmigrate imapmigrate-c1 imapmigrate-c2 mbsync dsync; do
-			f=$TMP/rows/$tool.$run
-			[ -f "$f" ] || continue
-			chk=-
-			if [ -f "$TMP/checks/$tool.$run" ]; then
-				chk=$(awk '{for(i=1;i<=NF;i++){split($i,a,"="); if(a[1]=="bytes"||a[1]=="flags"||a[1]=="dates"||a[1]=="core") printf "%s%s=%s", (n++?" ":""), a[1], a[2]}}' "$TMP/checks/$tool.$run")
-			fi
-			awk -F'\t' -v chk="$chk" '{
-				rate = ($4 > 0 && $3 > 0) ? sprintf("%.0f", $4/$3) : "-";
-				mbs = ($4 > 0 && $3 > 0) ? sprintf("%.1f", $5/$3) : "-";
-				st = ($10 != 0) ? sprintf(" EXIT %d", $10) : "";
-				printf "%-14s %-6s %7.2f %6d %6.1f %7s %6s %6.2f %7d %8.2f %8.2f  %s%s\n", $1, $2, $3, $4, $5, rate, mbs, $6, $7, $8, $9, chk, st }' "$f"
+			compgen -G "$TMP/rows/$tool.$run.*" >/dev/null || continue
+			# The checks of all repetitions, shortened; one line if they agree.
+			chk=$(for f in "$TMP/checks/$tool.$run".*; do
+				[ -f "$f" ] || continue
+				awk '{for(i=1;i<=NF;i++){split($i,a,"="); if(a[1]=="bytes"||a[1]=="flags"||a[1]=="dates"||a[1]=="core") printf "%s%s=%s", (n++?" ":""), a[1], a[2]}; print ""}' "$f"
+			done | sort -u | paste -sd'|' -)
+			# The median run by wall time, and the range.
+			cat "$TMP/rows/$tool.$run".* | sort -t$'\t' -k3,3n | awk -F'\t' -v chk="${chk:--}" '
+				{ row[NR] = $0; w[NR] = $3; bad += ($10 != 0) }
+				END {
+					split(row[int((NR+1)/2)], f, "\t");
+					range = (NR > 1) ? sprintf("%.2f-%.2f", w[1], w[NR]) : "";
+					rate = (f[4] > 0 && f[3] > 0) ? sprintf("%.0f", f[4]/f[3]) : "-";
+					mbs = (f[4] > 0 && f[3] > 0) ? sprintf("%.1f", f[5]/f[3]) : "-";
+					st = bad ? sprintf(" EXIT %d (%d of %d runs)", f[10], bad, NR) : "";
+					printf "%-14s %-6s %7.2f %-11s %6d %6.1f %7s %6s %6.2f %6d %8.2f %8.2f %7.2f  %s%s\n", f[1], f[2], f[3], range, f[4], f[5], rate, mbs, f[6], f[7], f[8], f[9], f[11], chk, st }'
 		done
 	done
 	echo
 	echo "runs: first = first copy into an empty user; noop = the same again with nothing changed; 1pct = after"
 	echo "  the 1% change; tiny = 300 small messages (user tiny); big = one 20 MB and one 50 MB message (user big)."
 	echo "  imapmigrate-cN: imapmigrate's first copy with --connections N."
+	echo "first: $REPEAT runs per tool, each into its own empty user; the row is the median run by wall time,"
+	echo "  (range) the fastest and slowest."
 	echo "msgs, MB: what the run had to copy (as served over IMAP, CRLF). CPU s, RSS MB: the tool's process"
 	echo "  (user+sys, max RSS, from /usr/bin/time -v). srcsrv s, dstsrv s: CPU of all the old and the new Dovecot's"
 	echo "  processes during the run. dsync writes the new mdbox itself: its destination work is in its CPU s."
+	echo "  other s: CPU the rest of the machine used meanwhile (from /proc/stat, incl. steal): well above 0.3"
+	echo "  means something else was running and the row's wall time is not to be trusted."
 	echo "check: bytes = per folder, the multiset of SHA-256 of the messages equals the source's; core = the same"
 	echo "  ignoring X-TUID: header lines; flags, dates = flags+keywords and INTERNALDATE of every message, paired by"
 	echo "  core hash. Every 'first' and 'noop' is checked against the source before the change, 1pct after it."
@@ -376,13 +415,13 @@ mkdir -p "$(dirname "$OUT")"
 	echo
 	echo "checks in full:"
 	for f in "$TMP"/checks/*; do
-		[ -f "$f" ] && printf '  %-20s %s\n' "$(basename "$f")" "$(cat "$f")"
+		[ -f "$f" ] && printf '  %-22s %s\n' "$(basename "$f")" "$(cat "$f")"
 	done
 	echo
 	echo "imapmigrate's own summaries:"
 	for f in "$TMP"/logs/imapmigrate*.log; do
 		[ -f "$f" ] || continue
-		printf '  %-20s %s\n' "$(basename "$f" .log)" "$(grep -E '^ *(messages|bytes):|^[0-9]+ users:' "$f" | tr -s ' ' | tr '\n' ';')"
+		printf '  %-22s %s\n' "$(basename "$f" .log)" "$(grep -E '^ *(messages|bytes):|^[0-9]+ users:' "$f" | tr -s ' ' | tr '\n' ';')"
 	done
 	echo
 	echo "commands (for alice; \$TMP is the run's temporary directory, ports were free loopback ports):"
