@@ -264,6 +264,28 @@ func (c *Conn) Capabilities() imap.CapSet {
 	return c.Caps()
 }
 
+// isClosed reports whether the connection is already gone.
+func (c *Conn) isClosed() bool {
+	select {
+	case <-c.Closed():
+		return true
+	default:
+		return false
+	}
+}
+
+// abandon drops a connection whose FETCH broke mid-literal. Client.Close
+// would wait for the IMAP library's reader, which waits for a literal that
+// nobody may read any more (reading it again races with that reader): close
+// the socket and leave the parked reader behind. It holds a few KB until
+// the process ends.
+func (c *Conn) abandon() {
+	if c.stop != nil {
+		c.stop()
+	}
+	c.raw.Conn.Close()
+}
+
 // Close ends the connection without waiting for the server.
 func (c *Conn) Close() error {
 	if c.stop != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -88,16 +89,28 @@ func (u *userRun) copyChunk(ctx context.Context, job copyJob) {
 	left := job.uids
 	reasons := map[uint32]error{}
 	var lastErr error
-	for attempt := 0; attempt < copyAttempts && len(left) > 0; attempt++ {
-		if attempt > 0 {
+	// An attempt that moved messages does not count: a flaky network that
+	// cuts every connection after a while still gets the job done.
+	for attempt, rounds := 0, 0; attempt < copyAttempts && len(left) > 0 && rounds < 20*copyAttempts; attempt, rounds = attempt+1, rounds+1 {
+		if rounds > 0 {
 			u.events.Logf(u.user, "folder %q: %v; retrying %d messages", job.w.pair.Src, lastErr, len(left))
-			if sleepBackoff(ctx, attempt+1) != nil {
+			// Pushback asks for patience; a broken connection only for
+			// a fresh one.
+			wait := attempt
+			if isPushback(lastErr) {
+				wait = attempt + 1
+			}
+			if wait > 0 && sleepBackoff(ctx, wait) != nil {
 				return
 			}
 		}
+		before := len(left)
 		left, lastErr = u.copyOnce(ctx, job.w, left, reasons)
 		if ctx.Err() != nil {
 			return
+		}
+		if len(left) < before {
+			attempt = -1
 		}
 	}
 	for _, uid := range left {
@@ -178,8 +191,14 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 	if err != nil {
 		return uids, err
 	}
-	srcBroken := true
-	defer func() { u.src.put(src, srcBroken) }()
+	srcBroken, srcDead := true, false
+	defer func() {
+		if srcDead {
+			u.src.abandon(src)
+		} else {
+			u.src.put(src, srcBroken)
+		}
+	}()
 	if src.Selected() != w.pair.Src {
 		sel, err := src.Examine(w.pair.Src, false)
 		if err != nil {
@@ -233,6 +252,7 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 	seen := make(map[uint32]bool, len(uids))
 	finishSrc := src.op()
 	fetch := src.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+stream:
 	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
 		var uid uint32
 		for item := msg.Next(); item != nil; item = msg.Next() {
@@ -245,11 +265,15 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 				}
 				seen[uid] = true
 				if dst == nil || ctx.Err() != nil {
-					io.Copy(io.Discard, item.Literal)
+					if srcDead = !discard(item.Literal); srcDead {
+						break stream
+					}
 					continue
 				}
 				if u.isOverQuota() {
-					io.Copy(io.Discard, item.Literal)
+					if srcDead = !discard(item.Literal); srcDead {
+						break stream
+					}
 					w.fail() // not complete: the next run must open it again
 					run.finish(uid)
 					continue
@@ -259,7 +283,24 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 					pending <- p
 					continue
 				}
-				io.Copy(io.Discard, item.Literal)
+				var sre *sourceReadError
+				if errors.As(err, &sre) {
+					// The source connection broke mid-message. Its
+					// literal must not be read again (the IMAP library
+					// has moved on); the half-sent APPEND spoiled the
+					// destination connection.
+					srcDead = true
+					run.retry(uid, err)
+					u.dst.put(dst, true)
+					dst = nil
+					break stream
+				}
+				var ce *consumedError
+				if !errors.As(err, &ce) && !discard(item.Literal) {
+					srcDead = true
+					run.retry(uid, err)
+					break stream
+				}
 				// The message was not (completely) sent: not stored.
 				if isOverQuota(err) {
 					u.noteOverQuota(err)
@@ -281,7 +322,15 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 			}
 		}
 	}
-	fetchErr := fetch.Close()
+	var fetchErr error
+	if srcDead {
+		// Neither iterate nor close the FETCH: both would read the dead
+		// literal again, racing with the IMAP library's reader. The
+		// connection is abandoned (deferred above).
+		fetchErr = errors.New("the connection broke while a message was read")
+	} else {
+		fetchErr = fetch.Close()
+	}
 	finishSrc()
 	close(pending)
 	<-waiterDone
@@ -300,7 +349,7 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 				run.done[uid] = true
 			}
 		}
-	} else if !isConnError(fetchErr) {
+	} else if !isConnError(fetchErr) && !srcDead {
 		srcBroken = false
 	}
 	var left []uint32
@@ -328,19 +377,29 @@ func (u *userRun) appendOne(ctx context.Context, w *folderWork, dst *Conn, uid u
 		dst.raw.busy(-1)
 		return pendingAppend{}, err
 	}
-	var r io.Reader = body
+	sr := &sourceReader{r: body, size: body.Size()}
+	var r io.Reader = sr
 	if u.opts.Bandwidth != nil {
-		r = paced{ctx: ctx, r: body, rl: u.opts.Bandwidth}
+		r = paced{ctx: ctx, r: sr, rl: u.opts.Bandwidth}
 	}
 	_, werr := io.Copy(cmd, r)
 	cerr := cmd.Close()
 	if werr != nil || cerr != nil {
-		// The server's answer says why (too big, over quota) better than
-		// the write error does.
-		_, err := cmd.Wait()
 		dst.raw.busy(-1)
+		if sr.err != nil {
+			// Half a message went out: the server still waits for the
+			// rest. This connection is spoiled; do not wait for it.
+			dst.Close()
+			return pendingAppend{}, &sourceReadError{sr.err}
+		}
+		// The server's answer says why (too big, over quota) better than
+		// the write error does; it has usually answered already.
+		err := waitBriefly(cmd, dst)
 		if err == nil {
 			err = errors.Join(werr, cerr)
+		}
+		if sr.eof {
+			return pendingAppend{}, &consumedError{err}
 		}
 		return pendingAppend{}, err
 	}
@@ -400,4 +459,69 @@ func (u *userRun) dropTooBig(w *folderWork) {
 		}
 	}
 	w.toCopy = keep
+}
+
+// sourceReader remembers how reading a source literal ended. A literal
+// that ends before its announced size is a broken connection (the IMAP
+// library reports it as a plain EOF).
+type sourceReader struct {
+	r       io.Reader
+	size, n int64
+	eof     bool
+	err     error
+}
+
+func (s *sourceReader) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	s.n += int64(n)
+	if err == io.EOF {
+		s.eof = true
+		if s.n < s.size {
+			err = fmt.Errorf("the message ended after %d of %d bytes: %w", s.n, s.size, io.ErrUnexpectedEOF)
+		}
+	}
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// consumedError is an APPEND that failed after the whole message was read
+// from the source: there is nothing left to discard.
+type consumedError struct{ err error }
+
+func (e *consumedError) Error() string { return e.err.Error() }
+func (e *consumedError) Unwrap() error { return e.err }
+
+// sourceReadError is an APPEND that failed because the source stopped
+// sending the message.
+type sourceReadError struct{ err error }
+
+func (e *sourceReadError) Error() string { return "source: reading the message: " + e.err.Error() }
+func (e *sourceReadError) Unwrap() error { return e.err }
+
+// discard reads the rest of a literal nobody wants, and reports whether the
+// source connection is still fine.
+func discard(lit imap.LiteralReader) bool {
+	sr := &sourceReader{r: lit, size: lit.Size()}
+	io.Copy(io.Discard, sr)
+	return sr.err == nil
+}
+
+// waitBriefly returns the answer to an APPEND whose literal could not be
+// sent, or closes the connection when none comes within a few seconds (the
+// server may still be waiting for the literal).
+func waitBriefly(cmd *imapclient.AppendCommand, dst *Conn) error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := cmd.Wait()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(5 * time.Second):
+		dst.Close()
+		return <-done
+	}
 }

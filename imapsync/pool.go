@@ -77,6 +77,12 @@ func (p *pool) get(ctx context.Context) (*Conn, error) {
 			c := p.idle[n-1]
 			p.idle = p.idle[:n-1]
 			p.mu.Unlock()
+			if c.isClosed() {
+				// The server or the network closed it while idle.
+				c.Close()
+				p.closed()
+				continue
+			}
 			return c, nil
 		}
 		canDial := p.open < p.limit && p.global.tryAcquire()
@@ -135,6 +141,13 @@ func (p *pool) put(c *Conn, broken bool) {
 	p.idle = append(p.idle, c)
 	p.wake()
 	p.mu.Unlock()
+}
+
+// abandon drops a connection that must not be closed the usual way (see
+// Conn.abandon).
+func (p *pool) abandon(c *Conn) {
+	c.abandon()
+	p.closed()
 }
 
 // closed accounts for a connection that is gone.
