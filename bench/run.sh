@@ -13,6 +13,8 @@
 #                   shows the median and the range
 #   BENCH_TOOLS     which tools to run, in order (default "imapmigrate mbsync dsync")
 #   BENCH_IMAPMIGRATE_ARGS  extra arguments for every imapmigrate sync (e.g. "--connections 8")
+#   BENCH_IDLE_WAIT seconds to wait, before each run, for the rest of the machine to go quiet
+#                   (default 120; 0: do not wait). The table shows what others used anyway.
 #   BENCH_KEEP=1    keep the temporary directory (servers' logs, manifests, tools' logs)
 #   BENCH_OUT       the results file (default bench/results/DATE_TIME.txt)
 #
@@ -154,6 +156,28 @@ srv_cpu() { "$BT" cpu "$1" 2>/dev/null || echo 0; }
 # how much went to processes other than the tool and the two servers during a run.
 busy() { awk '/^cpu /{printf "%.2f\n", ($2+$3+$4+$7+$8+$9)/100}' /proc/stat; }
 REP=1
+IDLE_WAIT=${BENCH_IDLE_WAIT:-120}
+# wait_idle: waits (at most IDLE_WAIT seconds in all, per call) until the machine spends less than
+# 15% of one core over a second, so that a test suite running beside the benchmark does not
+# distort a run.
+wait_idle() {
+	[ "$IDLE_WAIT" -gt 0 ] || return 0
+	local start=$SECONDS a b said=
+	while :; do
+		a=$(busy)
+		sleep 1
+		b=$(busy)
+		awk -v a="$a" -v b="$b" 'BEGIN{exit !(b-a < 0.15)}' && return 0
+		if [ $((SECONDS - start)) -ge "$IDLE_WAIT" ]; then
+			log "the machine is still busy after ${IDLE_WAIT}s; measuring anyway (see 'other s')"
+			return 0
+		fi
+		if [ -z "$said" ]; then
+			log "something else is using the CPU ($(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.0f%%", (b-a)*100}') of one core); waiting for quiet"
+			said=1
+		fi
+	done
+}
 
 # measure TOOL RUN MSGS BYTES cmd... : runs cmd under /usr/bin/time -v and records wall, CPU and
 # max RSS of the tool, the CPU the two servers spent meanwhile and that of everything else on the
@@ -164,6 +188,7 @@ measure() {
 	local key=$tool.$run.$REP
 	local tlog=$TMP/logs/$key.log tf=$TMP/logs/$key.time
 	local s0 d0 s1 d1 b0 b1 t0 t1 rc=0
+	wait_idle
 	s0=$(srv_cpu "$OLDPID")
 	d0=$(srv_cpu "$NEWPID")
 	log "$tool: $run${REPEAT_LABEL:-} ..."
