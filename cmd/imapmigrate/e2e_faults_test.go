@@ -593,8 +593,13 @@ func TestServerRestartMidRun(t *testing.T) {
 	if r.report != nil {
 		copied = r.report.Copied
 	}
-	t.Logf("the run during the restart: exit %d, copied %d; it said:\n%s", r.code, copied, grepLines(r.stderr, "retry"))
+	t.Logf("the run during the restart: exit %d, copied %d; it said:\n%s", r.code, copied, lastLines(r.stderr, 15))
 	ftNoRace(t, "the run during the restart", r)
+	// Only the new server went away: an admin reading the log must not be
+	// sent to look at the old one.
+	if blame := grepLines(r.stderr, "source: "); blame != "" {
+		t.Errorf("only the destination was restarted, but the log blames the source (its connections were healthy):\n%s", blame)
+	}
 	switch r.code {
 	case 0:
 	case 1:
