@@ -369,7 +369,7 @@ func TestKillAnywhere(t *testing.T) {
 			r = runTool(t, e, args...)
 		} else {
 			// From before the first login to well into the copy.
-			delay := time.Duration(200+rng.IntN(600)) * time.Millisecond
+			delay := time.Duration(200+rng.IntN(500)) * time.Millisecond
 			how = fmt.Sprintf("SIGKILL after %v", delay)
 			p := ftStart(t, env, args...)
 			time.Sleep(delay)
