@@ -250,6 +250,10 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 		set.AddNum(imap.UID(uid))
 	}
 	seen := make(map[uint32]bool, len(uids))
+	// retired are destination connections replaced mid-stream; APPENDs
+	// sent on them may still be waiting for their answer, so they are
+	// closed only after the waiter is done.
+	var retired []*Conn
 	finishSrc := src.op()
 	fetch := src.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
 stream:
@@ -264,21 +268,22 @@ stream:
 					continue
 				}
 				seen[uid] = true
+				body := &sourceReader{r: item.Literal, size: item.Literal.Size()}
 				if dst == nil || ctx.Err() != nil {
-					if srcDead = !discard(item.Literal); srcDead {
+					if srcDead = !body.discard(); srcDead {
 						break stream
 					}
 					continue
 				}
 				if u.isOverQuota() {
-					if srcDead = !discard(item.Literal); srcDead {
+					if srcDead = !body.discard(); srcDead {
 						break stream
 					}
 					w.fail() // not complete: the next run must open it again
 					run.finish(uid)
 					continue
 				}
-				p, err := u.appendOne(ctx, w, dst, uid, item.Literal)
+				p, err := u.appendOne(ctx, w, dst, uid, body)
 				if err == nil {
 					pending <- p
 					continue
@@ -291,12 +296,11 @@ stream:
 					// destination connection.
 					srcDead = true
 					run.retry(uid, err)
-					u.dst.put(dst, true)
+					retired = append(retired, u.dst.retire(dst))
 					dst = nil
 					break stream
 				}
-				var ce *consumedError
-				if !errors.As(err, &ce) && !discard(item.Literal) {
+				if !body.discard() {
 					srcDead = true
 					run.retry(uid, err)
 					break stream
@@ -314,7 +318,7 @@ stream:
 				}
 				// The library closes the connection when an APPEND is
 				// refused before its literal: go on with a fresh one.
-				u.dst.put(dst, true)
+				retired = append(retired, u.dst.retire(dst))
 				if dst, err = u.dst.get(ctx); err != nil {
 					dst = nil
 					run.retry(uid, err)
@@ -334,6 +338,9 @@ stream:
 	finishSrc()
 	close(pending)
 	<-waiterDone
+	for _, c := range retired {
+		c.Close()
+	}
 	if dst != nil {
 		run.mu.Lock()
 		broken := run.connErr != nil
@@ -368,16 +375,15 @@ stream:
 }
 
 // appendOne sends one APPEND with the message streamed from the source.
-func (u *userRun) appendOne(ctx context.Context, w *folderWork, dst *Conn, uid uint32, body imap.LiteralReader) (pendingAppend, error) {
+func (u *userRun) appendOne(ctx context.Context, w *folderWork, dst *Conn, uid uint32, sr *sourceReader) (pendingAppend, error) {
 	meta := w.src[uid]
 	flags, _ := w.filter.clean(meta.Flags)
 	dst.raw.busy(1)
-	cmd, err := dst.AppendMessage(w.pair.Dst, body.Size(), &imap.AppendOptions{Flags: imapFlags(flags), Time: meta.Time})
+	cmd, err := dst.AppendMessage(w.pair.Dst, sr.size, &imap.AppendOptions{Flags: imapFlags(flags), Time: meta.Time})
 	if err != nil {
 		dst.raw.busy(-1)
 		return pendingAppend{}, err
 	}
-	sr := &sourceReader{r: body, size: body.Size()}
 	var r io.Reader = sr
 	if u.opts.Bandwidth != nil {
 		r = paced{ctx: ctx, r: sr, rl: u.opts.Bandwidth}
@@ -397,9 +403,6 @@ func (u *userRun) appendOne(ctx context.Context, w *folderWork, dst *Conn, uid u
 		err := waitBriefly(cmd, dst)
 		if err == nil {
 			err = errors.Join(werr, cerr)
-		}
-		if sr.eof {
-			return pendingAppend{}, &consumedError{err}
 		}
 		return pendingAppend{}, err
 	}
@@ -486,12 +489,7 @@ func (s *sourceReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// consumedError is an APPEND that failed after the whole message was read
-// from the source: there is nothing left to discard.
-type consumedError struct{ err error }
 
-func (e *consumedError) Error() string { return e.err.Error() }
-func (e *consumedError) Unwrap() error { return e.err }
 
 // sourceReadError is an APPEND that failed because the source stopped
 // sending the message.
@@ -500,12 +498,14 @@ type sourceReadError struct{ err error }
 func (e *sourceReadError) Error() string { return "source: reading the message: " + e.err.Error() }
 func (e *sourceReadError) Unwrap() error { return e.err }
 
-// discard reads the rest of a literal nobody wants, and reports whether the
-// source connection is still fine.
-func discard(lit imap.LiteralReader) bool {
-	sr := &sourceReader{r: lit, size: lit.Size()}
-	io.Copy(io.Discard, sr)
-	return sr.err == nil
+// discard reads the rest of a literal nobody wants (never past its end:
+// the IMAP library has moved on then), and reports whether the source
+// connection is still fine.
+func (s *sourceReader) discard() bool {
+	if !s.eof && s.err == nil {
+		io.Copy(io.Discard, s)
+	}
+	return s.err == nil
 }
 
 // waitBriefly returns the answer to an APPEND whose literal could not be

@@ -150,6 +150,13 @@ func (p *pool) abandon(c *Conn) {
 	p.closed()
 }
 
+// retire gives up the pool's slot of a connection that the caller closes
+// itself a little later (when the answers it still awaits have come).
+func (p *pool) retire(c *Conn) *Conn {
+	p.closed()
+	return c
+}
+
 // closed accounts for a connection that is gone.
 func (p *pool) closed() {
 	p.mu.Lock()
