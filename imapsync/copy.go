@@ -489,8 +489,6 @@ func (s *sourceReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-
-
 // sourceReadError is an APPEND that failed because the source stopped
 // sending the message.
 type sourceReadError struct{ err error }
