@@ -438,6 +438,12 @@ mkdir -p "$(dirname "$OUT")"
 	echo "  core hash. Every 'first' and 'noop' is checked against the source before the change, 1pct after it."
 	echo "$batch_note"
 	echo
+	echo "every first copy (wall s, CPU s, RSS MB, srcsrv s, dstsrv s, other s):"
+	for tool in imapmigrate imapmigrate-c1 imapmigrate-c2 mbsync dsync; do
+		compgen -G "$TMP/rows/$tool.first.*" >/dev/null || continue
+		printf '  %-14s %s\n' "$tool" "$(cat "$TMP/rows/$tool.first".* | awk -F'\t' '{printf "%s[%.2f %.2f %d %.2f %.2f %.2f]", (NR>1?" ":""), $3, $6, $7, $8, $9, $11}')"
+	done
+	echo
 	echo "checks in full:"
 	for f in "$TMP"/checks/*; do
 		[ -f "$f" ] && printf '  %-22s %s\n' "$(basename "$f")" "$(cat "$f")"
