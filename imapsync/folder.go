@@ -253,10 +253,24 @@ func fetchMeta(c *Conn, exists uint32) ([]msgMeta, error) {
 	if exists == 0 {
 		return nil, nil
 	}
+	out, err := fetchMetaSet(c, imap.SeqSet{{Start: 1, Stop: 0}}, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) < int(exists) {
+		return nil, fmt.Errorf("FETCH 1:* answered for %d of %d messages", len(out), exists)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
+	return out, nil
+}
+
+// fetchMetaSet lists UID, FLAGS, INTERNALDATE and RFC822.SIZE of a set of
+// messages; only those changed since modseq when it is not 0 (CONDSTORE).
+func fetchMetaSet(c *Conn, set imap.NumSet, modseq uint64) ([]msgMeta, error) {
 	defer c.op()()
-	opts := &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true}
-	cmd := c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, opts)
-	out := make([]msgMeta, 0, exists)
+	opts := &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true, ChangedSince: modseq}
+	cmd := c.Fetch(set, opts)
+	var out []msgMeta
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		buf, err := msg.Collect()
 		if err != nil {
@@ -267,11 +281,7 @@ func fetchMeta(c *Conn, exists uint32) ([]msgMeta, error) {
 			out = append(out, metaOf(buf.UID, buf.Flags, buf.InternalDate, buf.RFC822Size))
 		}
 	}
-	if err := cmd.Close(); err != nil {
-		return nil, err
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
-	return out, nil
+	return out, cmd.Close()
 }
 
 // folderDiff is what the listings of both sides say, against the state.

@@ -114,21 +114,7 @@ func (l listing) allUIDs() ([]uint32, error) {
 // fetch lists the metadata of a UID set, only what changed since modseq
 // when it is not 0.
 func (l listing) fetch(set imap.UIDSet, modseq uint64) ([]msgMeta, error) {
-	defer l.c.op()()
-	opts := &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true, ChangedSince: modseq}
-	cmd := l.c.Fetch(set, opts)
-	var out []msgMeta
-	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		buf, err := msg.Collect()
-		if err != nil {
-			cmd.Close()
-			return nil, err
-		}
-		if buf.UID != 0 {
-			out = append(out, metaOf(buf.UID, buf.Flags, buf.InternalDate, buf.RFC822Size))
-		}
-	}
-	return out, cmd.Close()
+	return fetchMetaSet(l.c, set, modseq)
 }
 
 func metaOf(uid imap.UID, flags []imap.Flag, date time.Time, size int64) msgMeta {

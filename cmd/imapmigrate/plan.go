@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
-
-	"github.com/spf13/pflag"
 
 	"github.com/imapmigrate/imapmigrate/imapsync"
 )
@@ -20,16 +17,7 @@ func runPlan(ctx context.Context, env *environment, args []string) error {
 	fs, f := newSyncFlags("plan", env)
 	var asJSON bool
 	fs.BoolVar(&asJSON, "json", false, "print the plan as JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
-	}
-	opts, err := f.options(env)
+	opts, err := parseOptions(fs, f, env, args)
 	if err != nil {
 		return err
 	}

@@ -129,16 +129,7 @@ func (f *syncFlags) options(env *environment) (imapsync.Options, error) {
 
 func runSync(ctx context.Context, env *environment, args []string) error {
 	fs, f := newSyncFlags("sync", env)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q (passwords are never given on the command line)", fs.Arg(0))}
-	}
-	opts, err := f.options(env)
+	opts, err := parseOptions(fs, f, env, args)
 	if err != nil {
 		return err
 	}
@@ -223,4 +214,19 @@ func runBatch(ctx context.Context, env *environment, f *syncFlags, opts imapsync
 		return failuresError{b.Failed}
 	}
 	return nil
+}
+
+// parseOptions parses the command line of sync, plan or verify into the
+// engine's options. Passwords are never taken from args.
+func parseOptions(fs *pflag.FlagSet, f *syncFlags, env *environment, args []string) (imapsync.Options, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return imapsync.Options{}, err
+		}
+		return imapsync.Options{}, usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return imapsync.Options{}, usageError{fmt.Sprintf("unexpected argument %q (passwords are never given on the command line)", fs.Arg(0))}
+	}
+	return f.options(env)
 }

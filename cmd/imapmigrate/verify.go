@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-
-	"github.com/spf13/pflag"
 
 	"github.com/imapmigrate/imapmigrate/imapsync"
 )
@@ -21,16 +18,7 @@ func runVerify(ctx context.Context, env *environment, args []string) error {
 	var asJSON, bodies bool
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	fs.BoolVar(&bodies, "bodies", false, "also compare the SHA-256 of every message's bytes (reads every message on both sides)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
-	}
-	opts, err := f.options(env)
+	opts, err := parseOptions(fs, f, env, args)
 	if err != nil {
 		return err
 	}
