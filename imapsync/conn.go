@@ -354,6 +354,22 @@ func (c *Conn) open(name string, opts *imap.SelectOptions) (*imap.SelectData, er
 	return data, err
 }
 
+// unselect leaves the selected mailbox, where the server has UNSELECT. It
+// never uses CLOSE, which would expunge \Deleted messages.
+func (c *Conn) unselect() {
+	if c.Selected() == "" || !c.Capabilities().Has(imap.CapUnselect) {
+		return
+	}
+	done := c.op()
+	err := c.Unselect().Wait()
+	done()
+	if err == nil {
+		c.mu.Lock()
+		c.selected = ""
+		c.mu.Unlock()
+	}
+}
+
 // Selected returns the mailbox currently open on this connection.
 func (c *Conn) Selected() string {
 	c.mu.Lock()

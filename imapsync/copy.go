@@ -29,7 +29,7 @@ const copyAttempts = 4
 // copyAll records the intent of every folder, then copies all jobs with
 // Connections workers.
 func (u *userRun) copyAll(ctx context.Context, works []*folderWork) {
-	var jobs []copyJob
+	var perFolder [][]copyJob
 	for _, w := range works {
 		if w == nil || len(w.toCopy) == 0 {
 			continue
@@ -45,11 +45,14 @@ func (u *userRun) copyAll(ctx context.Context, works []*folderWork) {
 				continue
 			}
 		}
+		var chunks []copyJob
 		for i := 0; i < len(w.toCopy); i += u.opts.ChunkMessages {
 			end := min(i+u.opts.ChunkMessages, len(w.toCopy))
-			jobs = append(jobs, copyJob{w: w, uids: w.toCopy[i:end]})
+			chunks = append(chunks, copyJob{w: w, uids: w.toCopy[i:end]})
 		}
+		perFolder = append(perFolder, chunks)
 	}
+	jobs := interleave(perFolder)
 	ch := make(chan copyJob)
 	var wg sync.WaitGroup
 	for range u.opts.Connections {
@@ -521,5 +524,24 @@ func waitBriefly(cmd *imapclient.AppendCommand, dst *Conn) error {
 	case <-time.After(5 * time.Second):
 		dst.Close()
 		return <-done
+	}
+}
+
+// interleave orders the jobs round-robin over the folders, so that the
+// connections append to different folders at once: several writers in one
+// folder make the destination server contend for that folder's locks.
+func interleave(perFolder [][]copyJob) []copyJob {
+	var out []copyJob
+	for i := 0; ; i++ {
+		added := false
+		for _, chunks := range perFolder {
+			if i < len(chunks) {
+				out = append(out, chunks[i])
+				added = true
+			}
+		}
+		if !added {
+			return out
+		}
 	}
 }

@@ -140,7 +140,14 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 		return nil, err
 	}
 	dstBroken := false
-	defer func() { u.dst.put(dst, dstBroken) }()
+	defer func() {
+		if !dstBroken {
+			// A destination folder left selected makes the server keep
+			// this session's view up to date while others append to it.
+			dst.unselect()
+		}
+		u.dst.put(dst, dstBroken)
+	}()
 	var dstSel *imap.SelectData
 	var dstMsgs []msgMeta
 	if _, exists := dstView.byName[p.Dst]; exists || !u.opts.DryRun {
