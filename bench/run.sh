@@ -87,7 +87,7 @@ BT=$TMP/benchtool
 IM=$TMP/imapmigrate
 
 BATCH=
-if "$IM" sync --help 2>&1 | grep -q -- '--users'; then
+if [[ " $TOOLS " == *" imapmigrate "* ]] && "$IM" sync --help 2>&1 | grep -q -- '--users'; then
 	BATCH=1
 fi
 
@@ -313,10 +313,17 @@ run_tool() {
 	esac
 }
 
+# src_hash USER OUT: the manifest of USER on the old server; prints "messages bytes folders".
+src_hash() {
+	"$BT" hash -addr "127.0.0.1:$OLDPORT" -user "$1" -out "$2" 2>"$TMP/logs/srchash.err" ||
+		die "hashing $1 on the old server failed: $(cat "$TMP/logs/srchash.err")"
+}
+
 # --- the runs -----------------------------------------------------------------------------------
 log "hashing the source over IMAP (also builds the old server's indexes before any tool runs)"
 t0=$(date +%s.%N)
-read -r SRC_MSGS SRC_BYTES SRC_FOLDERS < <("$BT" hash -addr "127.0.0.1:$OLDPORT" -user alice -out "$TMP/src0.json")
+out=$(src_hash alice "$TMP/src0.json")
+read -r SRC_MSGS SRC_BYTES SRC_FOLDERS <<<"$out"
 log "source: $SRC_MSGS messages, $SRC_BYTES bytes as served over IMAP ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s)"
 
 # First copies, REPEAT times, the tools taking turns so that a disturbance from outside does not
@@ -343,9 +350,11 @@ for tool in $TOOLS; do
 done
 
 log "changing 1% of the source: 100 new messages, flags of 100 others"
-"$BT" change -addr "127.0.0.1:$OLDPORT" -user alice -seed "$SEED" -new 100 -flags 100 >"$TMP/logs/change.log"
+"$BT" change -addr "127.0.0.1:$OLDPORT" -user alice -seed "$SEED" -new 100 -flags 100 >"$TMP/logs/change.log" 2>&1 ||
+	die "changing the source failed: $(cat "$TMP/logs/change.log")"
 log "$(cat "$TMP/logs/change.log")"
-read -r SRC1_MSGS SRC1_BYTES _ < <("$BT" hash -addr "127.0.0.1:$OLDPORT" -user alice -out "$TMP/src1.json")
+out=$(src_hash alice "$TMP/src1.json")
+read -r SRC1_MSGS SRC1_BYTES _ <<<"$out"
 NEW_MSGS=$((SRC1_MSGS - SRC_MSGS)) NEW_BYTES=$((SRC1_BYTES - SRC_BYTES))
 
 for tool in $TOOLS; do
@@ -355,7 +364,8 @@ done
 
 # Memory: 300 small messages, then one 20 MB and one 50 MB message.
 for u in tiny big; do
-	read -r m b _ < <("$BT" hash -addr "127.0.0.1:$OLDPORT" -user "$u" -out "$TMP/$u.src.json")
+	out=$(src_hash "$u" "$TMP/$u.src.json")
+	read -r m b _ <<<"$out"
 	for tool in $TOOLS; do
 		run_tool "$tool" "$u" "$m" "$b" "$u" "${u}_$tool"
 		check "$tool" "$u" "$TMP/$u.src.json" "${u}_$tool"
@@ -370,7 +380,8 @@ if [ -n "$BATCH" ]; then
 	} >"$TMP/users.csv"
 	bm=0 bb=0
 	for u in "${batch_users[@]}"; do
-		read -r m b _ < <("$BT" hash -addr "127.0.0.1:$OLDPORT" -user "$u" -out "$TMP/$u.src.json")
+		out=$(src_hash "$u" "$TMP/$u.src.json")
+		read -r m b _ <<<"$out"
 		bm=$((bm + m)) bb=$((bb + b))
 	done
 	# --users takes a CSV with the header src_user,dst_user (imapmigrate sync --help).
