@@ -237,6 +237,16 @@ func (u *userRun) run(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// StateKey names the state of one migration: the source user, and the
+// destination user too when it differs ("alice=>alice@example.org"), so
+// that one source user copied to two destination users keeps two states.
+func StateKey(srcUser, dstUser string) string {
+	if dstUser == "" || dstUser == srcUser {
+		return srcUser
+	}
+	return srcUser + "=>" + dstUser
+}
+
 // openState opens the user's state. A dry run reads it if it exists and
 // writes nothing.
 func (u *userRun) openState() (*state.Store, error) {
@@ -244,9 +254,9 @@ func (u *userRun) openState() (*state.Store, error) {
 		return nil, errors.New("no state directory")
 	}
 	if u.opts.DryRun {
-		return state.OpenReadOnly(u.opts.StateDir, u.user)
+		return state.OpenReadOnly(u.opts.StateDir, StateKey(u.opts.Src.User, u.opts.Dst.User))
 	}
-	return state.Open(u.opts.StateDir, u.user)
+	return state.Open(u.opts.StateDir, StateKey(u.opts.Src.User, u.opts.Dst.User))
 }
 
 // selectablePairs drops pairs whose source cannot hold messages.

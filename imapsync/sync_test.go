@@ -190,3 +190,15 @@ func TestPushbackBacksOff(t *testing.T) {
 	dst.Hook(nil)
 	assertSame(t, snapshot(t, fill), snapshot(t, dial(t, dst)))
 }
+
+func TestStateKey(t *testing.T) {
+	for _, tc := range []struct{ src, dst, want string }{
+		{"alice", "alice", "alice"},
+		{"alice", "", "alice"},
+		{"alice", "alice@example.org", "alice=>alice@example.org"},
+	} {
+		if got := StateKey(tc.src, tc.dst); got != tc.want {
+			t.Errorf("StateKey(%q, %q) = %q, want %q", tc.src, tc.dst, got, tc.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/imapmigrate/imapmigrate/imapsync"
 	"github.com/imapmigrate/imapmigrate/state"
 )
 
@@ -18,6 +19,7 @@ func runState(env *environment, args []string) error {
 	fs.SetOutput(env.stderr)
 	dir := fs.String("state-dir", defaultStateDir(env), "directory of the per-user state files")
 	user := fs.String("user", "", "the source user whose state to show")
+	dstUser := fs.String("dst-user", "", "the destination user, when it differs from the source user")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return err
@@ -27,13 +29,14 @@ func runState(env *environment, args []string) error {
 	if *user == "" {
 		return usageError{"--user is required"}
 	}
-	s, err := state.OpenReadOnly(*dir, *user)
+	key := imapsync.StateKey(*user, *dstUser)
+	s, err := state.OpenReadOnly(*dir, key)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	if len(s.Folders()) == 0 {
-		return fmt.Errorf("no state for user %s under %s (expected %s)", *user, *dir, state.Path(*dir, *user))
+		return fmt.Errorf("no state for user %s under %s (expected %s)", key, *dir, state.Path(*dir, key))
 	}
 	return s.Dump(env.stdout)
 }
