@@ -8,6 +8,7 @@
 #
 # Environment:
 #   BENCH_MESSAGES  messages of the standard mailbox (default 10000)
+#   BENCH_PROFILE   standard (26 folders) or wide (50 folders)
 #   BENCH_SEED      seed of the data set (default 1); the same seed gives the same bytes
 #   BENCH_REPEAT    first copies per tool, each into its own empty user (default 3); the table
 #                   shows the median and the range
@@ -26,6 +27,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 MESSAGES=${BENCH_MESSAGES:-10000}
+# The "1% change": new messages and flag changes, each 1% of the mailbox (at least 100).
+CHANGE=$(( MESSAGES / 100 > 100 ? MESSAGES / 100 : 100 ))
 SEED=${BENCH_SEED:-1}
 REPEAT=${BENCH_REPEAT:-3}
 TOOLS=${BENCH_TOOLS:-imapmigrate mbsync dsync}
@@ -132,7 +135,7 @@ gen() { # user profile [count]
 	chown "$mailuid:$mailgid" "$OLD/mail/$1"
 }
 t0=$(date +%s.%N)
-dataset=$(gen alice standard "$MESSAGES")
+dataset=$(gen alice "${BENCH_PROFILE:-standard}" "$MESSAGES")
 log "alice: $dataset ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s)"
 gen big big >/dev/null
 gen tiny small 300 >/dev/null
@@ -350,7 +353,7 @@ for tool in $TOOLS; do
 done
 
 log "changing 1% of the source: 100 new messages, flags of 100 others"
-"$BT" change -addr "127.0.0.1:$OLDPORT" -user alice -seed "$SEED" -new 100 -flags 100 >"$TMP/logs/change.log" 2>&1 ||
+"$BT" change -addr "127.0.0.1:$OLDPORT" -user alice -seed "$SEED" -new "$CHANGE" -flags "$CHANGE" >"$TMP/logs/change.log" 2>&1 ||
 	die "changing the source failed: $(cat "$TMP/logs/change.log")"
 log "$(cat "$TMP/logs/change.log")"
 out=$(src_hash alice "$TMP/src1.json")
@@ -410,7 +413,7 @@ mkdir -p "$(dirname "$OUT")"
 {
 	echo "imapmigrate benchmark, $(date '+%Y-%m-%d %H:%M %Z'), $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(. /etc/os-release && echo "$PRETTY_NAME"), load average before/after: $LOAD_START / $LOAD_END"
 	echo "imapmigrate $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?') (--connections 4 unless said)${IM_ARGS:+ extra flags: $IM_ARGS}; $(mbsync --version | head -1); dovecot $(dovecot --version | cut -d' ' -f1); $(go version | cut -d' ' -f3)"
-	echo "source: alice, $SRC_MSGS messages, $(mb "$SRC_BYTES") in $SRC_FOLDERS folders (seed $SEED); 1% change: $NEW_MSGS new messages ($(mb "$NEW_BYTES")) + flag changes on 100"
+	echo "source: alice, $SRC_MSGS messages, $(mb "$SRC_BYTES") in $SRC_FOLDERS folders (seed $SEED); 1% change: $NEW_MSGS new messages ($(mb "$NEW_BYTES")) + flag changes on $CHANGE"
 	echo
 	printf '%-14s %-6s %7s %-11s %6s %6s %7s %6s %6s %6s %8s %8s %7s  %s\n' tool run "wall s" "(range)" msgs MB "msgs/s" "MB/s" "CPU s" "RSS MB" "srcsrv s" "dstsrv s" "other s" check
 	for run in first noop 1pct tiny big batch20; do

@@ -50,7 +50,7 @@ type msgSpec struct {
 func cmdGen(args []string) error {
 	fs := flag.NewFlagSet("gen", flag.ExitOnError)
 	dir := fs.String("maildir", "", "Maildir root to create (e.g. .../mail/alice/Maildir)")
-	profile := fs.String("profile", "standard", "standard (10,000 msgs, ~400 MB, 26 folders), big (one 20 MB and one 50 MB message) or small (N small messages in a few folders)")
+	profile := fs.String("profile", "standard", "standard (10,000 msgs, ~400 MB, 26 folders), wide (standard with 50 folders), big (one 20 MB and one 50 MB message) or small (N small messages in a few folders)")
 	count := fs.Int("count", 10000, "messages (standard, small)")
 	seed := fs.Uint64("seed", 1, "seed: the same seed writes the same bytes")
 	uid := fs.Int("uid", -1, "chown everything to this uid (with -gid)")
@@ -64,6 +64,14 @@ func cmdGen(args []string) error {
 	switch *profile {
 	case "standard":
 		folders = standardFolders
+		specs = standardSpecs(*seed, *count, folders)
+	case "wide":
+		// The standard folders and 24 more: 50 folders, for the repeat-run
+		// benchmark of 50,000 messages.
+		folders = append([]folder(nil), standardFolders...)
+		for i := 1; i <= 24; i++ {
+			folders = append(folders, folder{fmt.Sprintf("Work.Projects.P%02d", i), 2})
+		}
 		specs = standardSpecs(*seed, *count, folders)
 	case "small":
 		folders = standardFolders[:8]
