@@ -117,6 +117,7 @@ done
 for u in tiny big; do
 	for t in imapmigrate mbsync dsync; do new_users+=" ${u}_$t:secret"; done
 done
+new_users+=" tiny_bwcap:secret"
 for u in "${batch_users[@]}"; do
 	old_users+=" $u:secret"
 	new_users+=" $u:secret"
@@ -375,6 +376,21 @@ for u in tiny big; do
 	done
 done
 
+# --max-bandwidth: the tiny mailbox at 1 MB/s must take at least its size / rate, less the one
+# second of burst the limiter allows (a loose check, printed with the results).
+bw_note="bandwidth check: skipped (imapmigrate not among the tools)"
+case " $TOOLS " in *" imapmigrate "*)
+	out=$(src_hash tiny "$TMP/tiny.src.json")
+	read -r m b _ <<<"$out"
+	run_tool imapmigrate bwcap "$m" "$b" tiny tiny_bwcap --max-bandwidth 1M
+	check imapmigrate bwcap "$TMP/tiny.src.json" tiny_bwcap
+	wall=$(cut -f3 "$TMP"/rows/imapmigrate.bwcap.*)
+	bw_note=$(awk -v w="$wall" -v b="$b" 'BEGIN{need = b/1e6 - 1; if (need < 0) need = 0;
+		printf "bandwidth check: %s: %.1f MB at --max-bandwidth 1M took %.2f s (at least %.2f s expected)", (w >= need ? "OK" : "FAIL"), b/1e6, w, need}')
+	log "$bw_note"
+	;;
+esac
+
 batch_note="batch (20 users x 300 messages): skipped, this imapmigrate has no --users flag (imapmigrate sync --help)"
 if [ -n "$BATCH" ]; then
 	{
@@ -416,7 +432,7 @@ mkdir -p "$(dirname "$OUT")"
 	echo "source: alice, $SRC_MSGS messages, $(mb "$SRC_BYTES") in $SRC_FOLDERS folders (seed $SEED); 1% change: $NEW_MSGS new messages ($(mb "$NEW_BYTES")) + flag changes on $CHANGE"
 	echo
 	printf '%-14s %-6s %7s %-11s %6s %6s %7s %6s %6s %6s %8s %8s %7s  %s\n' tool run "wall s" "(range)" msgs MB "msgs/s" "MB/s" "CPU s" "RSS MB" "srcsrv s" "dstsrv s" "other s" check
-	for run in first noop 1pct tiny big batch20; do
+	for run in first noop 1pct tiny big bwcap batch20; do
 		for tool in imapmigrate imapmigrate-c1 imapmigrate-c2 mbsync dsync; do
 			compgen -G "$TMP/rows/$tool.$run.*" >/dev/null || continue
 			# The checks of all repetitions, shortened; one line if they agree.
@@ -451,6 +467,7 @@ mkdir -p "$(dirname "$OUT")"
 	echo "  ignoring X-TUID: header lines; flags, dates = flags+keywords and INTERNALDATE of every message, paired by"
 	echo "  core hash. Every 'first' and 'noop' is checked against the source before the change, 1pct after it."
 	echo "$batch_note"
+	echo "$bw_note"
 	echo
 	echo "every first copy (wall s, CPU s, RSS MB, srcsrv s, dstsrv s, other s):"
 	for tool in imapmigrate imapmigrate-c1 imapmigrate-c2 mbsync dsync; do
