@@ -89,13 +89,13 @@ func (p *progress) Plan(user string, folders []imapsync.FolderPlan) {
 			p.folders[user] = b
 			p.pool.Add(b)
 		} else if !p.quiet && msgs > 0 {
-			fmt.Fprintf(p.out, "%s: %d messages (%s) to copy in %d folders\n", user, msgs, humanBytes(bytes), len(folders))
+			fmt.Fprintf(p.out, "%s: %d messages (%s) to copy in %s\n", user, msgs, humanBytes(bytes), plural(len(folders), "folder"))
 		}
 		return
 	}
 	if p.pool == nil {
 		if !p.quiet {
-			fmt.Fprintf(p.out, "%s: %d messages (%s) to copy in %d folders\n", user, p.planned, humanBytes(bytes), len(folders))
+			fmt.Fprintf(p.out, "%s: %d messages (%s) to copy in %s\n", user, p.planned, humanBytes(bytes), plural(len(folders), "folder"))
 		}
 		return
 	}
@@ -289,4 +289,12 @@ func printBatchSummary(w io.Writer, b *imapsync.BatchReport) {
 			fmt.Fprintf(w, "  %s\n", f)
 		}
 	}
+}
+
+// plural writes "1 folder", "2 folders".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
