@@ -40,7 +40,7 @@ func (u *userRun) copyAll(ctx context.Context, works []*folderWork) {
 		}
 		if u.store != nil {
 			in := &state.Intent{SrcUIDs: w.toCopy, DstUIDNext: w.dstUIDNext, DstUIDValidity: w.dstValid}
-			if err := u.store.SetIntent(w.pair.Src, in); err != nil {
+			if err := u.store.PutIntent(w.pair.Src, in); err != nil {
 				u.folderError(w, fmt.Errorf("state: %w", err))
 				continue
 			}
@@ -53,6 +53,18 @@ func (u *userRun) copyAll(ctx context.Context, works []*folderWork) {
 		perFolder = append(perFolder, chunks)
 	}
 	jobs := interleave(perFolder)
+	// Every intent is durable before the first APPEND: one fsync for all.
+	if u.store != nil && len(jobs) > 0 {
+		if err := u.store.Sync(); err != nil {
+			u.events.Logf(u.user, "state: %v; nothing is copied this run", err)
+			for _, w := range works {
+				if w != nil && len(w.toCopy) > 0 {
+					u.folderError(w, fmt.Errorf("state: %w", err))
+				}
+			}
+			return
+		}
+	}
 	ch := make(chan copyJob)
 	var wg sync.WaitGroup
 	for range u.opts.Connections {

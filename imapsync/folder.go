@@ -461,7 +461,9 @@ func (u *userRun) finishFolder(ctx context.Context, w *folderWork) {
 		return
 	}
 	if !failed {
-		if err := u.store.SetIntent(w.pair.Src, nil); err != nil {
+		// Cleared without an fsync: the Compact at the end of the run
+		// makes it durable, and a stale intent only costs a look.
+		if err := u.store.PutIntent(w.pair.Src, nil); err != nil {
 			u.folderError(w, fmt.Errorf("state: %w", err))
 		}
 	}

@@ -111,15 +111,25 @@ func (s *Store) DeleteMessages(src string, srcUIDs []uint32) error {
 // journal, and with it every record written before.
 func (s *Store) SetIntent(src string, in *Intent) error {
 	s.mu.Lock()
-	f, ok := s.mem.folders[src]
-	if !ok || !f.Intent.equal(in) {
-		if err := s.write(intentRecord(src, in)); err != nil {
-			s.mu.Unlock()
-			return err
-		}
-	} else if err := s.usable(); err != nil {
+	if err := s.putIntentLocked(src, in); err != nil {
 		s.mu.Unlock()
 		return err
 	}
 	return s.syncUnlock()
+}
+
+// PutIntent is SetIntent without the fsync: for many folders at once,
+// followed by one Sync before the APPENDs, and for clearing intents.
+func (s *Store) PutIntent(src string, in *Intent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.putIntentLocked(src, in)
+}
+
+func (s *Store) putIntentLocked(src string, in *Intent) error {
+	f, ok := s.mem.folders[src]
+	if !ok || !f.Intent.equal(in) {
+		return s.write(intentRecord(src, in))
+	}
+	return s.usable()
 }
