@@ -34,3 +34,24 @@ func TestPutIntent(t *testing.T) {
 		t.Error("PutIntent on an unknown folder: no error")
 	}
 }
+
+// TestCompactIfChanged: nothing changed, nothing rewritten.
+func TestCompactIfChanged(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, "alice")
+	must(t, err)
+	must(t, s.PutFolder(Folder{Src: "INBOX", Dst: "INBOX"}))
+	must(t, s.CompactIfChanged())
+	before := readDirState(t, dir)
+	must(t, s.PutFolder(Folder{Src: "INBOX", Dst: "INBOX"})) // the same: no record
+	must(t, s.CompactIfChanged())
+	if after := readDirState(t, dir); after != before {
+		t.Errorf("an unchanged state was rewritten:\n%s\n---\n%s", before, after)
+	}
+	must(t, s.PutFolder(Folder{Src: "INBOX", Dst: "INBOX", SrcUIDNext: 5}))
+	must(t, s.CompactIfChanged())
+	if after := readDirState(t, dir); after == before {
+		t.Error("a changed state was not compacted")
+	}
+	must(t, s.Close())
+}

@@ -246,6 +246,19 @@ func (s *Store) Sync() error {
 	return s.syncUnlock()
 }
 
+// CompactIfChanged is Compact when anything changed since the state was
+// loaded or last compacted, else nothing: a run that changed nothing does
+// not rewrite a large snapshot.
+func (s *Store) CompactIfChanged() error {
+	s.mu.Lock()
+	changed := s.dirty || s.broken != nil
+	s.mu.Unlock()
+	if !changed {
+		return nil
+	}
+	return s.Compact()
+}
+
 // Compact writes a full snapshot atomically and starts an empty journal.
 // Everything written before it is durable when it returns.
 func (s *Store) Compact() error {
