@@ -125,6 +125,31 @@ func TestGmailPreset(t *testing.T) {
 	if err != nil || !rep.OK() || rep.Copied != len(want) {
 		t.Fatalf("sync: copied %d (want %d), err %v, failures %v", rep.Copied, len(want), err, rep.Failures)
 	}
+	// The destination offers CREATE-SPECIAL-USE: the special folders it
+	// lacked were created with their attribute.
+	dst, err := imapclient.DialInsecure(opts.Dst.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if err := dst.Login("alice", "pw").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := dst.List("", "*", &imap.ListOptions{ReturnSpecialUse: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uses := map[string]string{}
+	for _, l := range list {
+		for _, a := range l.Attrs {
+			uses[l.Mailbox] += string(a)
+		}
+	}
+	for name, use := range map[string]string{"Sent": `\Sent`, "Drafts": `\Drafts`, "Trash": `\Trash`, "Junk": `\Junk`} {
+		if !strings.Contains(uses[name], use) {
+			t.Errorf("destination %q created without %s: attributes %q", name, use, uses[name])
+		}
+	}
 }
 
 // TestExchangePreset: English and German Exchange names go to the
