@@ -59,24 +59,7 @@ func (r result) String() string {
 func runTool(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
 	reportFile := filepath.Join(t.TempDir(), "report.json")
-	args = append(args, "--report", reportFile)
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "IMAPMIGRATE_SRC_PASSWORD=", "IMAPMIGRATE_DST_PASSWORD=")
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	default:
-		t.Fatalf("run imapmigrate: %v", err)
-	}
+	r := execTool(t, env, append(args, "--report", reportFile)...)
 	if b, err := os.ReadFile(reportFile); err == nil {
 		r.reportJSON = b
 		r.report = new(imapsync.Report)
@@ -216,4 +199,28 @@ func readBatchReport(t *testing.T, r result) *imapsync.BatchReport {
 		t.Fatalf("batch report: %v", err)
 	}
 	return &b
+}
+
+// execTool runs the binary with args and env (passwords) and returns its
+// output and exit code.
+func execTool(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "IMAPMIGRATE_SRC_PASSWORD=", "IMAPMIGRATE_DST_PASSWORD=")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	default:
+		t.Fatalf("run imapmigrate %v: %v", args, err)
+	}
+	return r
 }

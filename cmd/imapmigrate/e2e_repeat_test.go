@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"sort"
 	"strings"
@@ -234,20 +231,7 @@ func (s rpSourceSnap) check(t *testing.T, c *imapclient.Client) {
 // rpStateShow runs 'imapmigrate state show' (which takes no --report).
 func rpStateShow(t *testing.T, stateDir, user string) result {
 	t.Helper()
-	cmd := exec.Command(binary, "state", "show", "--state-dir", stateDir, "--user", user)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	default:
-		t.Fatalf("run imapmigrate state show: %v", err)
-	}
-	return r
+	return execTool(t, nil, "state", "show", "--state-dir", stateDir, "--user", user)
 }
 
 // rpSync runs a sync that must exit 0 with a report.

@@ -26,9 +26,7 @@ func runPlan(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(env.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := printJSON(env.stdout, res); err != nil {
 			return err
 		}
 	} else {
@@ -87,4 +85,11 @@ func count(n int) string {
 		return "?"
 	}
 	return fmt.Sprint(n)
+}
+
+// printJSON writes v as indented JSON, for --json.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/imapmigrate/imapmigrate/imapsync"
@@ -27,9 +26,7 @@ func runVerify(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(env.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := printJSON(env.stdout, res); err != nil {
 			return err
 		}
 	} else {
