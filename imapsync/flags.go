@@ -135,14 +135,23 @@ func (s flagSet) list() []string {
 	return out
 }
 
-// sameFlags compares two flag lists case-insensitively, ignoring order.
+// sameFlags compares two flag lists case-insensitively, ignoring order and
+// duplicates. Flag lists are short; this allocates nothing.
 func sameFlags(a, b []string) bool {
-	sa, sb := toSet(a), toSet(b)
-	if len(sa) != len(sb) {
-		return false
-	}
-	for k := range sa {
-		if _, ok := sb[k]; !ok {
+	return subsetFold(a, b) && subsetFold(b, a)
+}
+
+// subsetFold reports whether every flag of a is in b, case-insensitively.
+func subsetFold(a, b []string) bool {
+	for _, x := range a {
+		found := false
+		for _, y := range b {
+			if strings.EqualFold(x, y) {
+				found = true
+				break
+			}
+		}
+		if !found {
 			return false
 		}
 	}

@@ -352,6 +352,9 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 			}
 			pairedDst[pm.DstUID] = true
 			w.report.Existing++
+			if sameFlags(pm.Flags, srcFlags) && sameFlags(pm.DstFlags, dm.Flags) {
+				continue // neither side changed: the common case, kept cheap
+			}
 			want := mergeFlags(pm.Flags, srcFlags, pm.DstFlags, dm.Flags, u.opts.FlagsConflict)
 			want, _ = w.filter.clean(want)
 			add, remove := flagDelta(dm.Flags, want)

@@ -217,11 +217,23 @@ func (u *userRun) run(ctx context.Context) error {
 		u.checkQuota(ctx, total)
 		u.copyAll(ctx, works)
 	}
+	// Finishing a folder costs a STATUS round trip (and --delete's
+	// work): several at once, like the scans.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, u.opts.Connections)
 	for _, w := range works {
-		if w != nil {
-			u.finishFolder(ctx, w)
+		if w == nil {
+			continue
 		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			u.finishFolder(ctx, w)
+		}()
 	}
+	wg.Wait()
 	sort.Slice(u.report.Folders, func(i, j int) bool { return u.report.Folders[i].Src < u.report.Folders[j].Src })
 	if err := u.overQuotaErr(); err != nil {
 		if u.store != nil {
