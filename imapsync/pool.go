@@ -232,7 +232,11 @@ func sleepBackoff(ctx context.Context, attempt int) error {
 	if d > 10*time.Second {
 		d = 10 * time.Second
 	}
-	d = d/2 + rand.N(d/2+1)
+	return sleepCtx(ctx, d/2+rand.N(d/2+1))
+}
+
+// sleepCtx waits for d, or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

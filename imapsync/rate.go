@@ -39,14 +39,7 @@ func (r *RateLimiter) wait(ctx context.Context, n int) error {
 	if sleep <= 0 {
 		return nil
 	}
-	t := time.NewTimer(sleep)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return sleepCtx(ctx, sleep)
 }
 
 // paced wraps a reader so that reading it keeps to the rate.

@@ -64,27 +64,25 @@ type FolderReport struct {
 
 // Report is the outcome of one user's run.
 type Report struct {
-	User            string         `json:"user"`
-	Folders         []FolderReport `json:"folders"`
-	FoldersCreated  int            `json:"folders_created"`
-	Copied          int            `json:"copied"`
-	Existing        int            `json:"existing"`
-	Adopted         int            `json:"adopted"`
-	Failed          int            `json:"failed"`
-	FlagsUpdated    int            `json:"flags_updated"`
-	DeletedOnDst    int            `json:"deleted_on_destination"`
-	Deleted         int            `json:"deleted_by_sync,omitempty"`
-	Bytes           int64          `json:"bytes"`
-	Duration        time.Duration  `json:"duration_ns"`
-	Failures        []Failure      `json:"failures,omitempty"`
-	Fatal           string         `json:"fatal,omitempty"`
-	DryRun          bool           `json:"dry_run,omitempty"`
-	Recovered       int            `json:"recovered_intents,omitempty"`
-	WouldCreate     []string       `json:"would_create,omitempty"`
-	WouldCopy       int            `json:"would_copy,omitempty"`
-	WouldCopyBytes  int64          `json:"would_copy_bytes,omitempty"`
-	SubscriptionsOK bool           `json:"-"`
-	mu              sync.Mutex
+	User           string         `json:"user"`
+	Folders        []FolderReport `json:"folders"`
+	FoldersCreated int            `json:"folders_created"`
+	Copied         int            `json:"copied"`
+	Existing       int            `json:"existing"`
+	Adopted        int            `json:"adopted"`
+	Failed         int            `json:"failed"`
+	FlagsUpdated   int            `json:"flags_updated"`
+	DeletedOnDst   int            `json:"deleted_on_destination"`
+	Deleted        int            `json:"deleted_by_sync,omitempty"`
+	Bytes          int64          `json:"bytes"`
+	Duration       time.Duration  `json:"duration_ns"`
+	Failures       []Failure      `json:"failures,omitempty"`
+	Fatal          string         `json:"fatal,omitempty"`
+	DryRun         bool           `json:"dry_run,omitempty"`
+	WouldCreate    []string       `json:"would_create,omitempty"`
+	WouldCopy      int            `json:"would_copy,omitempty"`
+	WouldCopyBytes int64          `json:"would_copy_bytes,omitempty"`
+	mu             sync.Mutex
 }
 
 // OK reports whether the run finished without any failure.

@@ -3,6 +3,7 @@ package imapsync
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -108,7 +109,7 @@ func (u *userRun) adoptUncertain(ctx context.Context, w *folderWork, uids []uint
 		w.report.Adopted -= n
 		w.report.Copied += n
 		for _, uid := range uids {
-			if !contains32(rest, uid) {
+			if !slices.Contains(rest, uid) {
 				w.report.Bytes += w.src[uid].Size
 				u.events.Copied(u.user, w.pair.Src, w.src[uid].Size)
 			}
@@ -119,13 +120,4 @@ func (u *userRun) adoptUncertain(ctx context.Context, w *folderWork, uids []uint
 	}
 	srcBroken, dstBroken = false, false
 	return rest, nil
-}
-
-func contains32(list []uint32, x uint32) bool {
-	for _, v := range list {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
