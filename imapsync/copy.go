@@ -298,7 +298,31 @@ stream:
 					run.finish(uid)
 					continue
 				}
+				// A destination connection the server (or the network)
+				// dropped since the last APPEND is replaced before it
+				// costs a message; so is one found dead before any byte
+				// of the message was read.
+				if dst.isClosed() {
+					retired = append(retired, u.dst.retire(dst))
+					if dst, err = u.dst.get(ctx); err != nil {
+						dst = nil
+						run.retry(uid, err)
+						if srcDead = !body.discard(); srcDead {
+							break stream
+						}
+						continue
+					}
+				}
 				p, err := u.appendOne(ctx, w, dst, uid, body)
+				var gone *dstGoneError
+				if errors.As(err, &gone) {
+					retired = append(retired, u.dst.retire(dst))
+					if dst, err = u.dst.get(ctx); err == nil {
+						p, err = u.appendOne(ctx, w, dst, uid, body)
+					} else {
+						dst = nil
+					}
+				}
 				if err == nil {
 					pending <- p
 					continue
@@ -398,6 +422,14 @@ func (u *userRun) appendOne(ctx context.Context, w *folderWork, dst *Conn, uid u
 	if err != nil {
 		dst.raw.busy(-1)
 		return pendingAppend{}, err
+	}
+	// An empty write fails when the server's go-ahead for the literal
+	// never came because the connection died: nothing of the message has
+	// been read yet, so it can go out on a fresh connection.
+	if _, err := cmd.Write(nil); err != nil && sr.n == 0 && dst.isClosed() {
+		cmd.Close()
+		dst.raw.busy(-1)
+		return pendingAppend{}, &dstGoneError{err}
 	}
 	var r io.Reader = sr
 	if u.opts.Bandwidth != nil {
@@ -503,6 +535,13 @@ func (s *sourceReader) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// dstGoneError is an APPEND that could not start because the destination
+// connection was already gone; the message is untouched.
+type dstGoneError struct{ err error }
+
+func (e *dstGoneError) Error() string { return "destination: connection gone: " + e.err.Error() }
+func (e *dstGoneError) Unwrap() error { return e.err }
 
 // sourceReadError is an APPEND that failed because the source stopped
 // sending the message.
