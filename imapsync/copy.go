@@ -1,6 +1,7 @@
 package imapsync
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -153,14 +153,6 @@ func (u *userRun) messageFailed(w *folderWork, uid uint32, err error) {
 	u.events.Logf(u.user, "%s", f)
 }
 
-// pendingAppend is an APPEND whose body has been sent and whose tagged
-// answer is still to come.
-type pendingAppend struct {
-	uid uint32
-	cmd *imapclient.AppendCommand
-	dst *Conn
-}
-
 // isPushback tells a server's "not now" to one command: try it again later.
 func isPushback(err error) bool {
 	var ie *imap.Error
@@ -197,10 +189,21 @@ func (r *copyRun) retry(uid uint32, why error) {
 	r.mu.Unlock()
 }
 
+// Batch limits for MULTIAPPEND: enough messages per command to spare the
+// destination its per-command work (one transaction each), few enough that
+// a batch the server refuses as a whole costs little to send again.
+const (
+	batchMessages = 50
+	batchBytes    = 8 << 20
+	// bufferedMessage is the largest message read whole before it is sent.
+	bufferedMessage = 256 << 10
+)
+
 // copyOnce streams the given messages from a source FETCH straight into
-// destination APPENDs: no message is ever held whole in memory. A
-// destination connection that breaks is replaced and the stream goes on. It
-// returns the UIDs still to be done and why it did not finish.
+// destination APPENDs (batched with MULTIAPPEND where offered): no message
+// is ever held whole in memory. A destination connection that breaks is
+// replaced and the stream goes on. It returns the UIDs still to be done and
+// why it did not finish.
 func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, reasons map[uint32]error) ([]uint32, error) {
 	src, err := u.src.get(ctx)
 	if err != nil {
@@ -225,38 +228,17 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 			return uids, fmt.Errorf("source folder %q changed UIDVALIDITY during the run", w.pair.Src)
 		}
 	}
-	dst, err := u.dst.get(ctx)
+	dst, err := u.dst.getAppender(ctx)
 	if err != nil {
 		return uids, err
 	}
 	run := &copyRun{done: make(map[uint32]bool, len(uids)), reasons: reasons}
-	pending := make(chan pendingAppend, 64)
+	pending := make(chan *appendBatch, 4)
 	waiterDone := make(chan struct{})
 	go func() {
 		defer close(waiterDone)
-		for p := range pending {
-			data, err := p.cmd.Wait()
-			p.dst.raw.busy(-1)
-			switch {
-			case err == nil:
-				u.appended(w, p.uid, data)
-				run.finish(p.uid)
-			case isOverQuota(err):
-				u.noteOverQuota(err)
-				w.fail()
-				run.finish(p.uid)
-			case isPushback(err):
-				run.retry(p.uid, fmt.Errorf("destination: APPEND: %w", err))
-			case isMessageRefusal(err):
-				u.messageFailed(w, p.uid, fmt.Errorf("destination refused the message: %w", err))
-				run.finish(p.uid)
-			default:
-				// The whole message was sent and the answer lost: it may
-				// be on the destination. Copying it again blindly could
-				// make a duplicate: resolveUncertain looks first.
-				w.addUncertain(p.uid, err)
-				run.finish(p.uid)
-			}
+		for b := range pending {
+			u.settle(w, run, b)
 		}
 	}()
 
@@ -268,7 +250,41 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 	// retired are destination connections replaced mid-stream; APPENDs
 	// sent on them may still be waiting for their answer, so they are
 	// closed only after the waiter is done.
-	var retired []*Conn
+	var retired []pooled
+	var batch *appendBatch
+	var buf bytes.Buffer
+	// lose gives back the messages of the open batch: the command was
+	// never completed, so nothing of it is stored.
+	lose := func(why error) {
+		if batch != nil {
+			for _, uid := range batch.uids {
+				run.retry(uid, why)
+			}
+			batch = nil
+		}
+	}
+	// send completes the open batch and hands it to the waiter.
+	send := func() {
+		if batch == nil {
+			return
+		}
+		if err := batch.end(); err != nil {
+			lose(fmt.Errorf("destination: APPEND: %w", err))
+			return
+		}
+		u.maybeCrash(len(batch.uids))
+		pending <- batch
+		batch = nil
+	}
+	// replace swaps the destination connection for a fresh one.
+	replace := func() error {
+		retired = append(retired, u.dst.retire(dst))
+		dst, err = u.dst.getAppender(ctx)
+		if err != nil {
+			dst = nil
+		}
+		return err
+	}
 	finishSrc := src.op()
 	fetch := src.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
 stream:
@@ -284,28 +300,48 @@ stream:
 				}
 				seen[uid] = true
 				body := &sourceReader{r: item.Literal, size: item.Literal.Size()}
-				if dst == nil || ctx.Err() != nil {
-					if srcDead = !body.discard(); srcDead {
-						break stream
-					}
-					continue
-				}
-				if u.isOverQuota() {
-					if srcDead = !body.discard(); srcDead {
-						break stream
-					}
+				skip := dst == nil || ctx.Err() != nil
+				if !skip && u.isOverQuota() {
 					w.fail() // not complete: the next run must open it again
 					run.finish(uid)
+					skip = true
+				}
+				if skip {
+					if srcDead = !body.discard(); srcDead {
+						break stream
+					}
 					continue
 				}
+				meta := w.src[uid]
+				flags, _ := w.filter.clean(meta.Flags)
+				// A small message is read whole before any of it is
+				// sent, so that a source that breaks mid-message
+				// spoils neither the batch nor the destination
+				// connection; a big one streams, in an APPEND of its
+				// own, and is never held in memory.
+				var r io.Reader = body
+				small := body.size <= bufferedMessage
+				if small {
+					buf.Reset()
+					if _, err := buf.ReadFrom(body); err != nil || body.err != nil {
+						srcDead = true
+						run.retry(uid, &sourceReadError{body.err})
+						send() // the messages before this one are whole
+						break stream
+					}
+					r = bytes.NewReader(buf.Bytes())
+				} else {
+					send()
+				}
+				if u.opts.Bandwidth != nil {
+					r = paced{ctx: ctx, r: r, rl: u.opts.Bandwidth}
+				}
 				// A destination connection the server (or the network)
-				// dropped since the last APPEND is replaced before it
-				// costs a message; so is one found dead before any byte
-				// of the message was read.
+				// dropped since the last message is replaced before it
+				// costs this one.
 				if dst.isClosed() {
-					retired = append(retired, u.dst.retire(dst))
-					if dst, err = u.dst.get(ctx); err != nil {
-						dst = nil
+					lose(dst.gone())
+					if err := replace(); err != nil {
 						run.retry(uid, err)
 						if srcDead = !body.discard(); srcDead {
 							break stream
@@ -313,58 +349,67 @@ stream:
 						continue
 					}
 				}
-				p, err := u.appendOne(ctx, w, dst, uid, body)
-				var gone *dstGoneError
-				if errors.As(err, &gone) {
-					retired = append(retired, u.dst.retire(dst))
-					if dst, err = u.dst.get(ctx); err == nil {
-						p, err = u.appendOne(ctx, w, dst, uid, body)
-					} else {
-						dst = nil
-					}
+				if batch == nil {
+					batch = dst.begin(w.pair.Dst)
 				}
+				err := batch.add(uid, flags, meta.Time, body.size, r)
 				if err == nil {
-					pending <- p
+					limit := batchMessages
+					if !dst.multi() || w.singly.Load() {
+						limit = 1
+					}
+					if !small || len(batch.uids) >= limit || batch.bytes >= batchBytes {
+						send()
+					}
 					continue
 				}
-				var sre *sourceReadError
-				if errors.As(err, &sre) {
+				var ie *imap.Error
+				switch {
+				case body.err != nil:
 					// The source connection broke mid-message. Its
 					// literal must not be read again (the IMAP library
 					// has moved on); the half-sent APPEND spoiled the
 					// destination connection.
 					srcDead = true
-					run.retry(uid, err)
+					lose(&sourceReadError{body.err})
+					run.retry(uid, &sourceReadError{body.err})
 					retired = append(retired, u.dst.retire(dst))
 					dst = nil
 					break stream
-				}
-				if !body.discard() {
-					srcDead = true
-					run.retry(uid, err)
-					break stream
-				}
-				// The message was not (completely) sent: not stored.
-				if isOverQuota(err) {
-					u.noteOverQuota(err)
-					w.fail()
-					run.finish(uid)
-				} else if isMessageRefusal(err) && !isPushback(err) {
-					u.messageFailed(w, uid, fmt.Errorf("destination refused the message: %w", err))
-					run.finish(uid)
-				} else {
+				case errors.As(err, &ie) && !dst.isClosed():
+					// Refused before its literal: the command is over,
+					// the connection fine, nothing of this one was read.
+					earlier := len(batch.uids) > 0
+					if earlier {
+						// One refusal spoils a whole MULTIAPPEND: the
+						// batch is sent again one message at a time.
+						w.singly.Store(true)
+					}
+					lose(fmt.Errorf("destination: APPEND: %w", err))
+					u.refused(w, run, uid, err, earlier)
+				default:
+					// The destination connection broke: nothing of the
+					// open batch is stored. On such a network, batches
+					// of one lose the least.
+					if len(batch.uids) > 1 {
+						w.singly.Store(true)
+					}
+					lose(fmt.Errorf("destination: APPEND: %w", err))
 					run.retry(uid, fmt.Errorf("destination: APPEND: %w", err))
+					if err := replace(); err != nil {
+						run.retry(uid, err)
+					}
 				}
-				// The library closes the connection when an APPEND is
-				// refused before its literal: go on with a fresh one.
-				retired = append(retired, u.dst.retire(dst))
-				if dst, err = u.dst.get(ctx); err != nil {
-					dst = nil
-					run.retry(uid, err)
+				if srcDead = !body.discard(); srcDead {
+					break stream
 				}
 			}
 		}
 	}
+	if dst != nil && !srcDead {
+		send()
+	}
+	lose(errors.New("the source connection broke"))
 	var fetchErr error
 	if srcDead {
 		// Neither iterate nor close the FETCH: both would read the dead
@@ -413,53 +458,72 @@ stream:
 	return left, nil
 }
 
-// appendOne sends one APPEND with the message streamed from the source.
-func (u *userRun) appendOne(ctx context.Context, w *folderWork, dst *Conn, uid uint32, sr *sourceReader) (pendingAppend, error) {
-	meta := w.src[uid]
-	flags, _ := w.filter.clean(meta.Flags)
-	dst.raw.busy(1)
-	cmd, err := dst.AppendMessage(w.pair.Dst, sr.size, &imap.AppendOptions{Flags: imapFlags(flags), Time: meta.Time})
-	if err != nil {
-		dst.raw.busy(-1)
-		return pendingAppend{}, err
-	}
-	// An empty write fails when the server's go-ahead for the literal
-	// never came because the connection died: nothing of the message has
-	// been read yet, so it can go out on a fresh connection.
-	if _, err := cmd.Write(nil); err != nil && sr.n == 0 && dst.isClosed() {
-		cmd.Close()
-		dst.raw.busy(-1)
-		return pendingAppend{}, &dstGoneError{err}
-	}
-	var r io.Reader = sr
-	if u.opts.Bandwidth != nil {
-		r = paced{ctx: ctx, r: sr, rl: u.opts.Bandwidth}
-	}
-	_, werr := io.Copy(cmd, r)
-	cerr := cmd.Close()
-	if werr != nil || cerr != nil {
-		dst.raw.busy(-1)
-		if sr.err != nil {
-			// Half a message went out: the server still waits for the
-			// rest. This connection is spoiled; do not wait for it.
-			dst.Close()
-			return pendingAppend{}, &sourceReadError{sr.err}
+// settle waits for the answer to one APPEND command and books its
+// messages.
+func (u *userRun) settle(w *folderWork, run *copyRun, b *appendBatch) {
+	ans := b.wait()
+	err := ans.err
+	switch {
+	case err == nil:
+		exact := len(ans.uids) == len(b.uids) && (ans.uidValidity == 0 || ans.uidValidity == w.dstValid)
+		for i, uid := range b.uids {
+			var dstUID uint32
+			if exact {
+				dstUID = ans.uids[i]
+			}
+			u.appended(w, uid, dstUID)
+			run.finish(uid)
 		}
-		// The server's answer says why (too big, over quota) better than
-		// the write error does; it has usually answered already.
-		err := waitBriefly(cmd, dst)
-		if err == nil {
-			err = errors.Join(werr, cerr)
+	case isPushback(err) || isOverQuota(err) || isMessageRefusal(err):
+		for _, uid := range b.uids {
+			u.refused(w, run, uid, err, len(b.uids) > 1)
 		}
-		return pendingAppend{}, err
+	default:
+		// The whole command was sent and the answer lost: its messages
+		// may be on the destination. Copying them again blindly could
+		// make duplicates: resolveUncertain looks first.
+		for _, uid := range b.uids {
+			w.addUncertain(uid, err)
+			run.finish(uid)
+		}
 	}
-	u.maybeCrash()
-	return pendingAppend{uid: uid, cmd: cmd, dst: dst}, nil
+}
+
+// refused books a message whose APPEND the destination refused. In a batch
+// of several, a refusal may be for another message: the folder's messages
+// go one per APPEND from then on, and all of the batch are tried again.
+func (u *userRun) refused(w *folderWork, run *copyRun, uid uint32, err error, inBatch bool) {
+	switch {
+	case isOverQuota(err):
+		u.noteOverQuota(err)
+		w.fail()
+		run.finish(uid)
+	case inBatch && !isNotNow(err):
+		w.singly.Store(true)
+		run.retry(uid, fmt.Errorf("destination refused a batch of messages (%w); sending them one at a time", err))
+	case isPushback(err):
+		run.retry(uid, fmt.Errorf("destination: APPEND: %w", err))
+	case isMessageRefusal(err):
+		u.messageFailed(w, uid, fmt.Errorf("destination refused the message: %w", err))
+		run.finish(uid)
+	default:
+		run.retry(uid, fmt.Errorf("destination: APPEND: %w", err))
+	}
+}
+
+// isNotNow tells [INUSE] and [UNAVAILABLE]: the server is busy, whatever
+// the messages.
+func isNotNow(err error) bool {
+	var ie *imap.Error
+	return errors.As(err, &ie) && (ie.Code == imap.ResponseCodeInUse || ie.Code == imap.ResponseCodeUnavailable)
 }
 
 // maybeCrash implements Options.CrashAfterAppends.
-func (u *userRun) maybeCrash() {
-	if u.opts.CrashAfterAppends > 0 && u.appends.Add(1) == u.opts.CrashAfterAppends {
+func (u *userRun) maybeCrash(n int) {
+	if k := u.opts.CrashAfterAppends; k > 0 {
+		if v := u.appends.Add(int64(n)); v < k || v-int64(n) >= k {
+			return
+		}
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	}
 }
@@ -467,13 +531,9 @@ func (u *userRun) maybeCrash() {
 // appended records a message the destination accepted. When the state
 // cannot record it, that is reported; the next run finds the copy by
 // identity.
-func (u *userRun) appended(w *folderWork, uid uint32, data *imap.AppendData) {
+func (u *userRun) appended(w *folderWork, uid uint32, dstUID uint32) {
 	meta := w.src[uid]
 	flags, _ := w.filter.clean(meta.Flags)
-	var dstUID uint32
-	if data != nil && (data.UIDValidity == 0 || data.UIDValidity == w.dstValid) {
-		dstUID = uint32(data.UID)
-	}
 	if u.store != nil {
 		m := state.Message{DstUID: dstUID, Flags: flags, DstFlags: flags, Size: meta.Size, Date: meta.Date}
 		if err := u.store.PutMessages(w.pair.Src, map[uint32]state.Message{uid: m}); err != nil {
@@ -536,13 +596,6 @@ func (s *sourceReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// dstGoneError is an APPEND that could not start because the destination
-// connection was already gone; the message is untouched.
-type dstGoneError struct{ err error }
-
-func (e *dstGoneError) Error() string { return "destination: connection gone: " + e.err.Error() }
-func (e *dstGoneError) Unwrap() error { return e.err }
-
 // sourceReadError is an APPEND that failed because the source stopped
 // sending the message.
 type sourceReadError struct{ err error }
@@ -558,24 +611,6 @@ func (s *sourceReader) discard() bool {
 		io.Copy(io.Discard, s)
 	}
 	return s.err == nil
-}
-
-// waitBriefly returns the answer to an APPEND whose literal could not be
-// sent, or closes the connection when none comes within a few seconds (the
-// server may still be waiting for the literal).
-func waitBriefly(cmd *imapclient.AppendCommand, dst *Conn) error {
-	done := make(chan error, 1)
-	go func() {
-		_, err := cmd.Wait()
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(5 * time.Second):
-		dst.Close()
-		return <-done
-	}
 }
 
 // interleave orders the jobs round-robin over the folders, so that the

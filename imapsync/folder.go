@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -35,6 +36,9 @@ type folderWork struct {
 	dstUIDNext uint32             // destination UIDNEXT before this run's APPENDs
 	repair     bool               // the state's pairs of this folder no longer hold
 	dstUIDs    int                // messages in the destination folder at scan time
+	// singly is set once the destination refused a MULTIAPPEND of this
+	// folder: from then on its messages go one per APPEND.
+	singly atomic.Bool
 	// expunged maps source UIDs expunged on the source to their copy on
 	// the destination: what --delete removes. forget lists pairs of which
 	// neither side holds the message any more.

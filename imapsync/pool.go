@@ -40,11 +40,19 @@ func (l *Limiter) release() {
 	}
 }
 
+// pooled is what a pool holds: an IMAP connection (*Conn) or an
+// APPEND-only one (*appendConn).
+type pooled interface {
+	isClosed() bool
+	Close() error
+	Logout()
+}
+
 // pool hands out logged-in connections to one side for one user. It keeps
-// at most limit open, takes a slot of the server-wide Limiter for each, and
-// dials again (with backoff) when one broke. When the server refuses a
-// further connection while others are open ("too many connections"), the
-// pool shrinks to what the server allows and goes on.
+// at most limit open, of either kind, takes a slot of the server-wide
+// Limiter for each, and dials again (with backoff) when one broke. When the
+// server refuses a further connection while others are open ("too many
+// connections"), the pool shrinks to what the server allows and goes on.
 type pool struct {
 	// life bounds every connection of the pool: when it ends, they are
 	// closed. It is the run's context, not a caller's shorter one.
@@ -57,7 +65,7 @@ type pool struct {
 	mu     sync.Mutex
 	limit  int
 	open   int
-	idle   []*Conn
+	idle   []pooled
 	notify chan struct{} // closed and replaced whenever a connection is returned or closed
 }
 
@@ -68,14 +76,34 @@ func newPool(life context.Context, ep Endpoint, limit int, global *Limiter, user
 	return &pool{life: life, ep: ep, limit: limit, global: global, notify: make(chan struct{}), events: events, user: user}
 }
 
-// get returns a connection; the caller must put it back.
+// get returns an IMAP connection; the caller must put it back.
 func (p *pool) get(ctx context.Context) (*Conn, error) {
+	c, err := p.take(ctx, func(c pooled) bool { _, ok := c.(*Conn); return ok },
+		func(ctx context.Context) (pooled, error) { return Dial(ctx, p.ep) })
+	if err != nil {
+		return nil, err
+	}
+	return c.(*Conn), nil
+}
+
+// getAppender returns an APPEND-only connection; the caller must put it
+// back.
+func (p *pool) getAppender(ctx context.Context) (*appendConn, error) {
+	c, err := p.take(ctx, func(c pooled) bool { _, ok := c.(*appendConn); return ok },
+		func(ctx context.Context) (pooled, error) { return dialAppender(ctx, p.ep) })
+	if err != nil {
+		return nil, err
+	}
+	return c.(*appendConn), nil
+}
+
+// take returns an idle connection of the wanted kind or dials one. An idle
+// connection of the other kind gives up its slot when the pool is full.
+func (p *pool) take(ctx context.Context, want func(pooled) bool, dial func(context.Context) (pooled, error)) (pooled, error) {
 	refusals := 0
 	for {
 		p.mu.Lock()
-		if n := len(p.idle); n > 0 {
-			c := p.idle[n-1]
-			p.idle = p.idle[:n-1]
+		if c := p.popIdle(want); c != nil {
 			p.mu.Unlock()
 			if c.isClosed() {
 				// The server or the network closed it while idle.
@@ -84,6 +112,13 @@ func (p *pool) get(ctx context.Context) (*Conn, error) {
 				continue
 			}
 			return c, nil
+		}
+		if p.open >= p.limit && len(p.idle) > 0 {
+			other := p.idle[0]
+			p.idle = p.idle[1:]
+			p.mu.Unlock()
+			go func() { other.Logout(); p.closed() }()
+			p.mu.Lock()
 		}
 		canDial := p.open < p.limit && p.global.tryAcquire()
 		if canDial {
@@ -100,7 +135,7 @@ func (p *pool) get(ctx context.Context) (*Conn, error) {
 			}
 			continue
 		}
-		c, err := dialRetry(p.life, p.ep)
+		c, err := dialRetryWith(p.life, dial)
 		if err == nil {
 			return c, nil
 		}
@@ -130,8 +165,20 @@ func (p *pool) get(ctx context.Context) (*Conn, error) {
 	}
 }
 
+// popIdle takes the most recently returned idle connection of the wanted
+// kind; p.mu is held.
+func (p *pool) popIdle(want func(pooled) bool) pooled {
+	for i := len(p.idle) - 1; i >= 0; i-- {
+		if c := p.idle[i]; want(c) {
+			p.idle = append(p.idle[:i], p.idle[i+1:]...)
+			return c
+		}
+	}
+	return nil
+}
+
 // put returns a connection; a broken one is closed instead of kept.
-func (p *pool) put(c *Conn, broken bool) {
+func (p *pool) put(c pooled, broken bool) {
 	if broken {
 		c.Close()
 		p.closed()
@@ -152,7 +199,7 @@ func (p *pool) abandon(c *Conn) {
 
 // retire gives up the pool's slot of a connection that the caller closes
 // itself a little later (when the answers it still awaits have come).
-func (p *pool) retire(c *Conn) *Conn {
+func (p *pool) retire(c pooled) pooled {
 	p.closed()
 	return c
 }
@@ -206,6 +253,15 @@ func isTooManyConnections(err error) bool {
 // dialRetry dials with bounded retries for transient failures. A refused
 // login is not retried: it will not get better and may lock the account.
 func dialRetry(ctx context.Context, ep Endpoint) (*Conn, error) {
+	c, err := dialRetryWith(ctx, func(ctx context.Context) (pooled, error) { return Dial(ctx, ep) })
+	if err != nil {
+		return nil, err
+	}
+	return c.(*Conn), nil
+}
+
+// dialRetryWith is dialRetry for either kind of connection.
+func dialRetryWith(ctx context.Context, dial func(context.Context) (pooled, error)) (pooled, error) {
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
 		if attempt > 0 {
@@ -213,8 +269,8 @@ func dialRetry(ctx context.Context, ep Endpoint) (*Conn, error) {
 				return nil, err
 			}
 		}
-		var c *Conn
-		c, err = Dial(ctx, ep)
+		var c pooled
+		c, err = dial(ctx)
 		if err == nil {
 			return c, nil
 		}

@@ -344,7 +344,10 @@ func TestKillAnywhere(t *testing.T) {
 	t.Logf("source: %d messages in %d folders, filled in %v", total, len(folders), time.Since(start).Round(time.Millisecond))
 
 	stateDir := t.TempDir()
-	args := append(pairArgs(old, neu, "alice", stateDir), "--connections", "4")
+	// At full speed the whole mailbox takes well under a second, so most
+	// kills would come after the end: --max-bandwidth (as on a live
+	// server) spreads the copy over a few seconds.
+	args := append(pairArgs(old, neu, "alice", stateDir), "--connections", "4", "--max-bandwidth", "1M")
 	dst := neu.Dial(t, "alice")
 	defer dst.Close()
 	var dstFolders []string
