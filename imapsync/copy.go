@@ -67,7 +67,7 @@ func (u *userRun) copyAll(ctx context.Context, works []*folderWork) {
 	}
 	ch := make(chan copyJob)
 	var wg sync.WaitGroup
-	for range u.opts.Connections {
+	for range copyWorkers(u.opts.Connections, works) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -94,6 +94,22 @@ func (u *userRun) copyAll(ctx context.Context, works []*folderWork) {
 			u.events.Logf(u.user, "state: %v", err)
 		}
 	}
+}
+
+// copyWorkers is how many connection pairs a copy deserves: each costs a
+// login on both servers (on Dovecot, a process each), which a handful of
+// new messages does not repay.
+func copyWorkers(connections int, works []*folderWork) int {
+	var msgs int
+	var bytes int64
+	for _, w := range works {
+		if w != nil {
+			msgs += len(w.toCopy)
+			bytes += w.copyBytes()
+		}
+	}
+	n := 1 + msgs/200 + int(bytes/(16<<20))
+	return max(1, min(n, connections))
 }
 
 // copyChunk copies one job, retrying what a dropped connection or a
@@ -193,7 +209,7 @@ func (r *copyRun) retry(uid uint32, why error) {
 // destination its per-command work (one transaction each), few enough that
 // a batch the server refuses as a whole costs little to send again.
 const (
-	batchMessages = 50
+	batchMessages = 100
 	batchBytes    = 8 << 20
 	// bufferedMessage is the largest message read whole before it is sent.
 	bufferedMessage = 256 << 10
