@@ -125,39 +125,59 @@ func TestCorruptState(t *testing.T) {
 
 // TestRefusedMessage: a message the destination refuses is reported with
 // folder, UID and the server's words; everything else is copied; exit 1; the
-// next run tries it again.
+// next run tries it again. Two shapes: a big message, streamed in an APPEND
+// of its own, and a small one in the middle of a MULTIAPPEND batch, which
+// the server refuses as a whole (the batch is then sent one by one, so only
+// the message at fault fails).
 func TestRefusedMessage(t *testing.T) {
-	old, neu, _ := smallPair(t, testserver.DovecotOptions{MaxMailSize: 1 << 20})
-	c := old.Dial(t, "alice")
-	big := bigMessage(2 << 20)
-	uids := testserver.Fill(t, c, "INBOX.Work", []testserver.Msg{{Body: big, Date: time.Now()}})
-	more := testserver.SyntheticMessages(9, 5)
-	testserver.Fill(t, c, "INBOX.Work", more)
-	c.Close()
+	for _, tc := range []struct {
+		name          string
+		limit         int64
+		size          int
+		before, after int // small messages around it in the same folder
+	}{
+		{"streamed alone", 1 << 20, 2 << 20, 0, 5},
+		{"inside a batch", 100 << 10, 150 << 10, 7, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			old, neu, _ := smallPair(t, testserver.DovecotOptions{MaxMailSize: tc.limit})
+			c := old.Dial(t, "alice")
+			small := testserver.SyntheticMessages(9, tc.before+tc.after)
+			testserver.Fill(t, c, "INBOX.Work", small[:tc.before])
+			uids := testserver.Fill(t, c, "INBOX.Work", []testserver.Msg{{Body: bigMessage(tc.size), Date: time.Now()}})
+			testserver.Fill(t, c, "INBOX.Work", small[tc.before:])
+			c.Close()
 
-	stateDir := t.TempDir()
-	args := pairArgs(old, neu, "alice", stateDir)
-	r := runTool(t, pairEnv(old, neu), args...)
-	if r.code != 1 {
-		t.Fatalf("exit %d, want 1\n%v", r.code, r)
-	}
-	if r.report.Failed != 1 || len(r.report.Failures) != 1 {
-		t.Fatalf("want exactly one failure, got %+v\n%v", r.report.Failures, r)
-	}
-	f := r.report.Failures[0]
-	if f.Folder != "INBOX.Work" || f.UID != uint32(uids[0]) || !strings.Contains(f.Reason, "LIMIT") {
-		t.Errorf("failure %+v: want folder INBOX.Work, UID %d, the server's [LIMIT] text", f, uids[0])
-	}
-	if !strings.Contains(r.stdout, `folder "INBOX.Work", UID `) {
-		t.Errorf("summary does not list the failure:\n%v", r)
-	}
-	if want := 20 + 10 + len(more); r.report.Copied != want {
-		t.Errorf("copied %d, want %d (all but the refused one)", r.report.Copied, want)
-	}
-	// The next run tries it again and fails again; nothing else is copied.
-	r = runTool(t, pairEnv(old, neu), args...)
-	if r.code != 1 || r.report.Copied != 0 || r.report.Failed != 1 {
-		t.Errorf("second run: exit %d, copied %d, failed %d; want 1, 0, 1\n%v", r.code, r.report.Copied, r.report.Failed, r)
+			stateDir := t.TempDir()
+			args := pairArgs(old, neu, "alice", stateDir)
+			r := runTool(t, pairEnv(old, neu), args...)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1\n%v", r.code, r)
+			}
+			if r.report.Failed != 1 || len(r.report.Failures) != 1 {
+				t.Fatalf("want exactly one failure, got %+v\n%v", r.report.Failures, r)
+			}
+			f := r.report.Failures[0]
+			if f.Folder != "INBOX.Work" || f.UID != uint32(uids[0]) || !strings.Contains(f.Reason, "LIMIT") {
+				t.Errorf("failure %+v: want folder INBOX.Work, UID %d, the server's [LIMIT] text", f, uids[0])
+			}
+			if !strings.Contains(r.stdout, `folder "INBOX.Work", UID `) {
+				t.Errorf("summary does not list the failure:\n%v", r)
+			}
+			if want := 20 + 10 + len(small); r.report.Copied != want {
+				t.Errorf("copied %d, want %d (all but the refused one)", r.report.Copied, want)
+			}
+			dst := neu.Dial(t, "alice")
+			if n, want := len(mailboxRecords(t, dst, "Work")), 10+len(small); n != want {
+				t.Errorf("destination Work holds %d messages, want %d", n, want)
+			}
+			dst.Close()
+			// The next run tries it again and fails again; nothing else is copied.
+			r = runTool(t, pairEnv(old, neu), args...)
+			if r.code != 1 || r.report.Copied != 0 || r.report.Failed != 1 {
+				t.Errorf("second run: exit %d, copied %d, failed %d; want 1, 0, 1\n%v", r.code, r.report.Copied, r.report.Failed, r)
+			}
+		})
 	}
 }
 
