@@ -70,26 +70,10 @@ type appendBatch struct {
 // dialAppender connects, secures and logs in like Dial, on a connection of
 // its own.
 func dialAppender(ctx context.Context, ep Endpoint) (*appendConn, error) {
-	host, port, err := ep.hostPort()
+	raw, addr, mode, tlsConfig, err := ep.dialTCP(ctx)
 	if err != nil {
-		return nil, &ConnectError{Side: ep.Side, Addr: ep.Addr, Err: err}
+		return nil, err
 	}
-	addr := net.JoinHostPort(host, port)
-	mode := ep.mode(port)
-	tlsConfig, err := ep.tlsConfig(host)
-	if err != nil {
-		return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: err}
-	}
-	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: err}
-	}
-	idle := ep.IdleTimeout
-	if idle <= 0 {
-		idle = 2 * time.Minute
-	}
-	raw := &idleConn{Conn: nc, timeout: idle}
 	raw.busy(1)
 	c := &appendConn{ep: ep, raw: raw, nc: raw, waiting: map[string]*appendBatch{},
 		cont: make(chan struct{}, 1), closed: make(chan struct{})}
@@ -216,22 +200,13 @@ func (c *appendConn) authPlain(authzid, authcid, password string) error {
 	if err := c.w.Flush(); err != nil {
 		return err
 	}
-	for {
-		line, err := c.readLine()
-		if err != nil {
-			return err
+	return c.await(tag, func(line string) error {
+		if !strings.HasPrefix(line, "+") {
+			return nil
 		}
-		if strings.HasPrefix(line, "+") {
-			c.w.WriteString(resp + "\r\n")
-			if err := c.w.Flush(); err != nil {
-				return err
-			}
-			continue
-		}
-		if t, st, ok := tagged(line); ok && t == tag {
-			return st
-		}
-	}
+		c.w.WriteString(resp + "\r\n")
+		return c.w.Flush()
+	})
 }
 
 // loginCmd sends LOGIN with both arguments as quoted strings, or as
@@ -251,15 +226,7 @@ func (c *appendConn) loginCmd(user, password string) error {
 	if err := c.w.Flush(); err != nil {
 		return err
 	}
-	for {
-		line, err := c.readLine()
-		if err != nil {
-			return err
-		}
-		if t, st, ok := tagged(line); ok && t == tag {
-			return st
-		}
-	}
+	return c.await(tag, nil)
 }
 
 // astring writes s as a quoted string, or as a synchronising literal
@@ -311,6 +278,17 @@ func (c *appendConn) command(cmd string, untagged func(string)) error {
 	if err := c.w.Flush(); err != nil {
 		return err
 	}
+	return c.await(tag, func(line string) error {
+		if untagged != nil && strings.HasPrefix(line, "* ") {
+			untagged(line)
+		}
+		return nil
+	})
+}
+
+// await reads answers until the tagged one of tag (before the reader
+// runs); every other line goes to other, which may answer a continuation.
+func (c *appendConn) await(tag string, other func(line string) error) error {
 	for {
 		line, err := c.readLine()
 		if err != nil {
@@ -319,8 +297,10 @@ func (c *appendConn) command(cmd string, untagged func(string)) error {
 		if t, st, ok := tagged(line); ok && t == tag {
 			return st
 		}
-		if untagged != nil && strings.HasPrefix(line, "* ") {
-			untagged(line)
+		if other != nil {
+			if err := other(line); err != nil {
+				return err
+			}
 		}
 	}
 }

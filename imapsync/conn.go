@@ -113,26 +113,11 @@ type Conn struct {
 
 // Dial connects, secures and logs in. Errors are *ConnectError or *AuthError.
 func Dial(ctx context.Context, ep Endpoint) (*Conn, error) {
-	host, port, err := ep.hostPort()
+	raw, addr, mode, tlsConfig, err := ep.dialTCP(ctx)
 	if err != nil {
-		return nil, &ConnectError{Side: ep.Side, Addr: ep.Addr, Err: err}
+		return nil, err
 	}
-	addr := net.JoinHostPort(host, port)
-	mode := ep.mode(port)
-	tlsConfig, err := ep.tlsConfig(host)
-	if err != nil {
-		return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: err}
-	}
-	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: err}
-	}
-	idle := ep.IdleTimeout
-	if idle <= 0 {
-		idle = 2 * time.Minute
-	}
-	raw := &idleConn{Conn: nc, timeout: idle}
+	nc := raw.Conn
 	// Handshakes and greetings get the idle deadline too.
 	raw.busy(1)
 	opts := &imapclient.Options{
@@ -194,6 +179,30 @@ func Dial(ctx context.Context, ep Endpoint) (*Conn, error) {
 	conn.caps = caps
 	raw.busy(-1)
 	return conn, nil
+}
+
+// dialTCP opens the TCP connection of ep, wrapped for idle deadlines, and
+// says how to secure it.
+func (ep Endpoint) dialTCP(ctx context.Context) (raw *idleConn, addr string, mode TLSMode, cfg *tls.Config, err error) {
+	host, port, err := ep.hostPort()
+	if err != nil {
+		return nil, "", "", nil, &ConnectError{Side: ep.Side, Addr: ep.Addr, Err: err}
+	}
+	addr = net.JoinHostPort(host, port)
+	cfg, err = ep.tlsConfig(host)
+	if err != nil {
+		return nil, "", "", nil, &ConnectError{Side: ep.Side, Addr: addr, Err: err}
+	}
+	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, "", "", nil, &ConnectError{Side: ep.Side, Addr: addr, Err: err}
+	}
+	idle := ep.IdleTimeout
+	if idle <= 0 {
+		idle = 2 * time.Minute
+	}
+	return &idleConn{Conn: nc, timeout: idle}, addr, ep.mode(port), cfg, nil
 }
 
 func (e Endpoint) flagPrefix() string {
