@@ -103,15 +103,18 @@ func (w *folderWork) fail() {
 func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstView *serverView) (*folderWork, error) {
 	w := &folderWork{pair: p, report: FolderReport{Src: p.Src, Dst: p.Dst, Created: u.created[p.Dst]}, expunged: map[uint32]uint32{}}
 	if u.store != nil {
-		if f, ok := u.store.Folder(p.Src); ok {
-			w.prev = f
+		// The pairs are copied only for a folder that needs them.
+		info, pairs, ok := u.store.FolderInfo(p.Src)
+		if ok && u.unchanged(info, pairs, w.pair, srcView, dstView) {
+			w.prev = info
+			w.skipped = true
+			w.report.Skipped = true
+			w.report.Existing = pairs
+			return w, nil
 		}
-	}
-	if u.unchanged(w, srcView, dstView) {
-		w.skipped = true
-		w.report.Skipped = true
-		w.report.Existing = len(w.prev.Messages)
-		return w, nil
+		if ok {
+			w.prev, _ = u.store.Folder(p.Src)
+		}
 	}
 	src, err := u.src.get(ctx)
 	if err != nil {
@@ -233,19 +236,18 @@ func (u *userRun) prepareState(w *folderWork) error {
 // the same UIDVALIDITY, UIDNEXT, message count and HIGHESTMODSEQ on both
 // sides as after the last complete run. Without CONDSTORE on the source a
 // folder is always opened.
-func (u *userRun) unchanged(w *folderWork, srcView, dstView *serverView) bool {
-	prev := w.prev
-	if prev.Src == "" || prev.Dst != w.pair.Dst || prev.SrcUIDNext == 0 || prev.SrcHighestModSeq == 0 || prev.Intent != nil {
+func (u *userRun) unchanged(prev state.Folder, pairs int, pair mapping.Pair, srcView, dstView *serverView) bool {
+	if prev.Src == "" || prev.Dst != pair.Dst || prev.SrcUIDNext == 0 || prev.SrcHighestModSeq == 0 || prev.Intent != nil {
 		return false
 	}
 	// After a complete pass every source message has a pair; more pairs
 	// than source messages means some were expunged there: --delete has
 	// work in this folder even if nothing changed since.
-	if u.opts.Delete && len(prev.Messages) > int(prev.SrcMessages) {
+	if u.opts.Delete && pairs > int(prev.SrcMessages) {
 		return false
 	}
-	ss, ok1 := srcView.status[w.pair.Src]
-	ds, ok2 := dstView.status[w.pair.Dst]
+	ss, ok1 := srcView.status[pair.Src]
+	ds, ok2 := dstView.status[pair.Dst]
 	if !ok1 || !ok2 || ss.NumMessages == nil || ds.NumMessages == nil {
 		return false
 	}

@@ -136,14 +136,25 @@ func Sync(ctx context.Context, opts Options) (*Report, error) {
 }
 
 func (u *userRun) run(ctx context.Context) error {
-	store, err := u.openState()
-	if err != nil {
-		return &FatalError{User: u.user, Err: err}
+	// The state loads while both servers are dialled and listed; nothing
+	// is written anywhere before it is known to be good.
+	type loaded struct {
+		store *state.Store
+		err   error
 	}
-	u.store = store
-	if store != nil {
-		defer store.Close()
-	}
+	stateCh := make(chan loaded, 1)
+	go func() {
+		store, err := u.openState()
+		stateCh <- loaded{store, err}
+	}()
+	joined := false
+	defer func() {
+		if !joined {
+			if l := <-stateCh; l.store != nil {
+				l.store.Close()
+			}
+		}
+	}()
 	u.src = newPool(ctx, u.opts.Src, u.opts.Connections, u.opts.SrcLimiter, u.user, u.events)
 	u.dst = newPool(ctx, u.opts.Dst, u.opts.Connections, u.opts.DstLimiter, u.user, u.events)
 	defer u.src.close()
@@ -173,7 +184,7 @@ func (u *userRun) run(ctx context.Context) error {
 		}
 		return nil
 	})
-	err = g.Wait()
+	err := g.Wait()
 	if srcCtl != nil {
 		u.src.put(srcCtl, err != nil)
 	}
@@ -182,6 +193,16 @@ func (u *userRun) run(ctx context.Context) error {
 			u.dst.put(dstCtl, true)
 		}
 		return err
+	}
+	l := <-stateCh
+	joined = true
+	if l.err != nil {
+		u.dst.put(dstCtl, false)
+		return &FatalError{User: u.user, Err: l.err}
+	}
+	u.store = l.store
+	if u.store != nil {
+		defer u.store.Close()
 	}
 	if lim, ok := dstCtl.Capabilities().AppendLimit(); ok && lim != nil {
 		u.appendLimit = int64(*lim)

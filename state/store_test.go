@@ -110,6 +110,30 @@ func TestFolderIsDeepCopy(t *testing.T) {
 	}
 }
 
+// TestFolderInfo: the metadata and the number of pairs, without the pairs,
+// and a copy of the intent.
+func TestFolderInfo(t *testing.T) {
+	s := open(t, t.TempDir())
+	fill(t, s, "INBOX", 4)
+	must(t, s.PutIntent("INBOX", &Intent{SrcUIDs: []uint32{9, 10}, DstUIDNext: 7, DstUIDValidity: 2}))
+	full, _ := s.Folder("INBOX")
+	info, pairs, ok := s.FolderInfo("INBOX")
+	if !ok || pairs != 4 || info.Messages != nil {
+		t.Fatalf("FolderInfo = pairs %d, ok %v, %d messages; want 4, true, none", pairs, ok, len(info.Messages))
+	}
+	full.Messages = nil
+	if !reflect.DeepEqual(info, full) {
+		t.Errorf("FolderInfo = %+v, want the metadata of Folder %+v", info, full)
+	}
+	info.Intent.SrcUIDs[0] = 99
+	if again, _, _ := s.FolderInfo("INBOX"); again.Intent.SrcUIDs[0] != 9 {
+		t.Error("store changed through the intent of a FolderInfo")
+	}
+	if _, _, ok := s.FolderInfo("nope"); ok {
+		t.Error("FolderInfo of unknown folder reported ok")
+	}
+}
+
 func TestOperations(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
