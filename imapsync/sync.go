@@ -258,12 +258,12 @@ func (u *userRun) run(ctx context.Context) error {
 	sort.Slice(u.report.Folders, func(i, j int) bool { return u.report.Folders[i].Src < u.report.Folders[j].Src })
 	if err := u.overQuotaErr(); err != nil {
 		if u.store != nil {
-			u.store.CompactIfChanged()
+			u.store.Checkpoint()
 		}
 		return &FatalError{User: u.user, Err: err}
 	}
 	if u.store != nil && !u.opts.DryRun {
-		if err := u.store.CompactIfChanged(); err != nil {
+		if err := u.store.Checkpoint(); err != nil {
 			return &FatalError{User: u.user, Err: fmt.Errorf("save state: %w", err)}
 		}
 	}

@@ -8,7 +8,10 @@
 //   - <user>.state, the snapshot: JSON lines with a format version, one
 //     line per folder followed by one compact line per message, and a
 //     trailer. It is only ever replaced whole (temporary file, fsync,
-//     rename, fsync of the directory), by Compact and by Close.
+//     rename, fsync of the directory), by Compact, and by Checkpoint and
+//     Close once the journal has grown past a quarter of the snapshot
+//     (before that they only fsync the journal: a small run does not
+//     rewrite every pair).
 //   - <user>.journal: JSON lines, one record per change since the
 //     snapshot, appended with one write(2) each. Open replays it onto the
 //     snapshot. A torn last line (a crash in the middle of a write) is
@@ -20,6 +23,6 @@
 //     process dies, so kill -9 never blocks the next run.
 //
 // Durability: writes reach the kernel at once (they survive the process
-// being killed) but reach the disk only on Sync, SetIntent, Compact or
-// Close. Files are created 0600, a directory this package creates 0700.
+// being killed) but reach the disk only on Sync, SetIntent, Checkpoint,
+// Compact or Close. Files are created 0600, a directory this package creates 0700.
 package state

@@ -19,15 +19,18 @@ type Store struct {
 	jpath string // journal
 	lock  *os.File
 
-	mu     sync.Mutex // guards everything below
-	fmu    sync.RWMutex
-	mem    *memory
-	gen    uint64   // generation of the snapshot on disk; the journal extends it
-	jf     *os.File // journal, open for appending; replaced under fmu (held shared during fsync)
-	jsize  int64    // bytes of whole records in jf
-	dirty  bool     // changed since the snapshot
-	broken error    // the journal cannot be trusted for appends until a Compact succeeds
-	closed bool
+	mu    sync.Mutex // guards everything below
+	fmu   sync.RWMutex
+	mem   *memory
+	gen   uint64   // generation of the snapshot on disk; the journal extends it
+	jf    *os.File // journal, open for appending; replaced under fmu (held shared during fsync)
+	jsize int64    // bytes of whole records in jf
+	// snapSize is the size of the snapshot on disk, to weigh the journal
+	// against.
+	snapSize int64
+	dirty    bool  // changed since the snapshot
+	broken   error // the journal cannot be trusted for appends until a Compact succeeds
+	closed   bool
 	// readOnly stores come from OpenReadOnly: no lock, no journal file,
 	// every write refused.
 	readOnly bool
@@ -110,6 +113,7 @@ func (s *Store) load() error {
 		return err
 	}
 	s.mem, s.gen, s.dirty = mem, gen, js.records > 0
+	s.snapSize = fileSize(s.path)
 	return nil
 }
 
@@ -126,7 +130,11 @@ func (s *Store) Close() error {
 		return nil
 	}
 	var errs []error
-	if s.dirty || s.broken != nil {
+	if s.dirty && s.journalSmall() {
+		if err := s.jf.Sync(); err != nil {
+			errs = append(errs, fmt.Errorf("state %s: fsync: %w", s.jpath, err))
+		}
+	} else if s.dirty || s.broken != nil {
 		if err := s.compactLocked(); err != nil {
 			errs = append(errs, err)
 			if s.broken == nil { // at least make the journal durable
@@ -261,17 +269,28 @@ func (s *Store) Sync() error {
 	return s.syncUnlock()
 }
 
-// CompactIfChanged is Compact when anything changed since the state was
-// loaded or last compacted, else nothing: a run that changed nothing does
-// not rewrite a large snapshot.
-func (s *Store) CompactIfChanged() error {
+// Checkpoint makes everything written so far durable at the least cost: a
+// run that changed nothing writes nothing; one whose journal is still small
+// next to the snapshot (under a quarter of it) only fsyncs the journal, so
+// that an hourly run over a large mailbox does not rewrite every pair;
+// otherwise it compacts.
+func (s *Store) Checkpoint() error {
 	s.mu.Lock()
-	changed := s.dirty || s.broken != nil
-	s.mu.Unlock()
-	if !changed {
+	if s.closed || s.readOnly || !(s.dirty || s.broken != nil) {
+		s.mu.Unlock()
 		return nil
 	}
+	if s.journalSmall() {
+		return s.syncUnlock()
+	}
+	s.mu.Unlock()
 	return s.Compact()
+}
+
+// journalSmall reports whether replaying the journal costs little next to
+// loading the snapshot; s.mu is held.
+func (s *Store) journalSmall() bool {
+	return s.broken == nil && s.jsize < 16<<20 && s.jsize*4 < s.snapSize
 }
 
 // Compact writes a full snapshot atomically and starts an empty journal.
@@ -295,6 +314,7 @@ func (s *Store) compactLocked() error {
 	}
 	s.gen = gen
 	s.dirty = false
+	s.snapSize = fileSize(s.path)
 	f, size, err := createJournal(s.jpath, gen)
 	if err != nil {
 		// The old journal is stale now: appending to it would be lost.
@@ -310,4 +330,13 @@ func (s *Store) compactLocked() error {
 		return fmt.Errorf("state %s: %w", s.jpath, err)
 	}
 	return nil
+}
+
+// fileSize is the size of path, 0 when it cannot be read.
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
