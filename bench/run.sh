@@ -489,7 +489,7 @@ mkdir -p "$(dirname "$OUT")"
 	echo "commands (for alice; \$TMP is the run's temporary directory, ports were free loopback ports):"
 	echo "  imapmigrate: IMAPMIGRATE_SRC_PASSWORD=$MASTERPW IMAPMIGRATE_DST_PASSWORD=$MASTERPW $IM sync --src 127.0.0.1:$OLDPORT --src-user alice --src-master $MASTER --src-tls none --dst 127.0.0.1:$NEWPORT --dst-user alice_imapmigrate --dst-master $MASTER --dst-tls none --state-dir $TMP/state/alice_imapmigrate --progress never $IM_ARGS" | sed "s#$TMP#\$TMP#g"
 	echo "  mbsync:      mbsync -c $TMP/mbsyncrc.alice_mbsync migrate" | sed "s#$TMP#\$TMP#g"
-	sed 's/^/                 /' "$TMP/mbsyncrc.alice_mbsync" 2>/dev/null | grep -v '^ *$' | sed "s#$TMP#\$TMP#g"
+	sed 's/^/                 /' "$TMP/mbsyncrc.alice_mbsync" 2>/dev/null | grep -v '^ *$' | sed "s#$TMP#\$TMP#g" || true # no mbsync in BENCH_TOOLS: no file
 	dsync_cmd alice alice_dsync
 	echo "  dsync:       ${dsync[*]}" | sed "s#$TMP#\$TMP#g"
 } >"$OUT"

@@ -209,8 +209,8 @@ func (r *copyRun) retry(uid uint32, why error) {
 // destination its per-command work (one transaction each), few enough that
 // a batch the server refuses as a whole costs little to send again.
 const (
-	batchMessages = 100
-	batchBytes    = 8 << 20
+	batchMessages = 200
+	batchBytes    = 16 << 20
 	// bufferedMessage is the largest message read whole before it is sent.
 	bufferedMessage = 256 << 10
 )
