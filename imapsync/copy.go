@@ -481,13 +481,12 @@ func (u *userRun) settle(w *folderWork, run *copyRun, b *appendBatch) {
 	err := ans.err
 	switch {
 	case err == nil:
-		exact := len(ans.uids) == len(b.uids) && (ans.uidValidity == 0 || ans.uidValidity == w.dstValid)
-		for i, uid := range b.uids {
-			var dstUID uint32
-			if exact {
-				dstUID = ans.uids[i]
-			}
-			u.appended(w, uid, dstUID)
+		var dstUIDs []uint32 // unknown unless the server said exactly
+		if len(ans.uids) == len(b.uids) && (ans.uidValidity == 0 || ans.uidValidity == w.dstValid) {
+			dstUIDs = ans.uids
+		}
+		u.appended(w, b.uids, dstUIDs)
+		for _, uid := range b.uids {
 			run.finish(uid)
 		}
 	case isPushback(err) || isOverQuota(err) || isMessageRefusal(err):
@@ -544,24 +543,37 @@ func (u *userRun) maybeCrash(n int) {
 	}
 }
 
-// appended records a message the destination accepted. When the state
-// cannot record it, that is reported; the next run finds the copy by
-// identity.
-func (u *userRun) appended(w *folderWork, uid uint32, dstUID uint32) {
-	meta := w.src[uid]
-	flags, _ := w.filter.clean(meta.Flags)
+// appended records messages the destination accepted (one state record
+// for a whole batch), with their destination UIDs where known. When the
+// state cannot record them, that is reported; the next run finds the copies
+// by identity.
+func (u *userRun) appended(w *folderWork, uids, dstUIDs []uint32) {
 	if u.store != nil {
-		m := state.Message{DstUID: dstUID, Flags: flags, DstFlags: flags, Size: meta.Size, Date: meta.Date}
-		if err := u.store.PutMessages(w.pair.Src, map[uint32]state.Message{uid: m}); err != nil {
-			u.messageFailed(w, uid, fmt.Errorf("copied, but the state could not record it: %w", err))
+		msgs := make(map[uint32]state.Message, len(uids))
+		for i, uid := range uids {
+			meta := w.src[uid]
+			flags, _ := w.filter.clean(meta.Flags)
+			m := state.Message{Flags: flags, DstFlags: flags, Size: meta.Size, Date: meta.Date}
+			if dstUIDs != nil {
+				m.DstUID = dstUIDs[i]
+			}
+			msgs[uid] = m
+		}
+		if err := u.store.PutMessages(w.pair.Src, msgs); err != nil {
+			for _, uid := range uids {
+				u.messageFailed(w, uid, fmt.Errorf("copied, but the state could not record it: %w", err))
+			}
 			return
 		}
 	}
-	w.mu.Lock()
-	w.report.Copied++
-	w.report.Bytes += meta.Size
-	w.mu.Unlock()
-	u.events.Copied(u.user, w.pair.Src, meta.Size)
+	for _, uid := range uids {
+		size := w.src[uid].Size
+		w.mu.Lock()
+		w.report.Copied++
+		w.report.Bytes += size
+		w.mu.Unlock()
+		u.events.Copied(u.user, w.pair.Src, size)
+	}
 }
 
 // dropTooBig takes out of the copy list the messages larger than --max-size
