@@ -31,7 +31,11 @@ type endpointFlags struct {
 func addEndpointFlags(fs *pflag.FlagSet, prefix, side string) *endpointFlags {
 	e := &endpointFlags{prefix: prefix, side: side}
 	fs.StringVar(&e.addr, prefix, "", side+" server HOST[:PORT] (port 993 is implicit TLS, any other STARTTLS)")
-	fs.StringVar(&e.user, prefix+"-user", "", "user whose mailbox is read ("+side+")")
+	what := "user whose mailbox is read (source)"
+	if prefix == "dst" {
+		what = "user whose mailbox is written (destination)"
+	}
+	fs.StringVar(&e.user, prefix+"-user", "", what)
 	fs.StringVar(&e.master, prefix+"-master", "", "log in as this master/admin user on behalf of the user; the password is then the master's")
 	fs.StringVar(&e.masterSep, prefix+"-master-separator", "*", "separator for LOGIN user<sep>master when the server has no AUTH=PLAIN")
 	fs.StringVar(&e.tls, prefix+"-tls", "", "implicit, starttls or none (default: implicit on port 993, else starttls)")

@@ -15,6 +15,7 @@ import (
 // collision or invalid name with the rule that resolves it.
 func runPlan(ctx context.Context, env *environment, args []string) error {
 	fs, f := newSyncFlags("plan", env)
+	hideSyncOnly(fs)
 	var asJSON bool
 	fs.BoolVar(&asJSON, "json", false, "print the plan as JSON")
 	opts, err := parseOptions(fs, f, env, args)

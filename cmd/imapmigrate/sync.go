@@ -218,6 +218,15 @@ func runBatch(ctx context.Context, env *environment, f *syncFlags, opts imapsync
 
 // parseOptions parses the command line of sync, plan or verify into the
 // engine's options. Passwords are never taken from args.
+// hideSyncOnly hides from plan's and verify's help the flags only sync acts
+// on; they are still accepted, so that one command line serves all three.
+func hideSyncOnly(fs *pflag.FlagSet) {
+	for _, name := range []string{"dry-run", "progress", "flags-conflict", "delete", "force", "users", "jobs",
+		"max-connections", "max-bandwidth", "max-size", "shard", "report", "verbose", "quiet"} {
+		fs.MarkHidden(name)
+	}
+}
+
 func parseOptions(fs *pflag.FlagSet, f *syncFlags, env *environment, args []string) (imapsync.Options, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {

@@ -14,6 +14,7 @@ var errMismatch = failuresError{-1}
 // that differs.
 func runVerify(ctx context.Context, env *environment, args []string) error {
 	fs, f := newSyncFlags("verify", env)
+	hideSyncOnly(fs)
 	var asJSON, bodies bool
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	fs.BoolVar(&bodies, "bodies", false, "also compare the SHA-256 of every message's bytes (reads every message on both sides)")
