@@ -1,7 +1,6 @@
 package imapsync
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +28,13 @@ const copyAttempts = 4
 // copyAll records the intent of every folder, then copies all jobs with
 // Connections workers.
 func (u *userRun) copyAll(ctx context.Context, works []*folderWork) {
+	defer func() {
+		for _, w := range works {
+			if w != nil {
+				u.dropBodies(w)
+			}
+		}
+	}()
 	var perFolder [][]copyJob
 	for _, w := range works {
 		if w == nil || len(w.toCopy) == 0 {
@@ -196,6 +202,19 @@ func (r *copyRun) finish(uid uint32) {
 	r.mu.Unlock()
 }
 
+// left returns the UIDs of uids not done, in order.
+func (r *copyRun) left(uids []uint32) []uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []uint32
+	for _, uid := range uids {
+		if !r.done[uid] {
+			out = append(out, uid)
+		}
+	}
+	return out
+}
+
 func (r *copyRun) retry(uid uint32, why error) {
 	r.mu.Lock()
 	r.reasons[uid] = why
@@ -205,22 +224,15 @@ func (r *copyRun) retry(uid uint32, why error) {
 	r.mu.Unlock()
 }
 
-// Batch limits for MULTIAPPEND: enough messages per command to spare the
-// destination its per-command work (one transaction each), few enough that
-// a batch the server refuses as a whole costs little to send again.
-const (
-	batchMessages = 200
-	batchBytes    = 16 << 20
-	// bufferedMessage is the largest message read whole before it is sent.
-	bufferedMessage = 256 << 10
-)
-
 // copyOnce streams the given messages from a source FETCH straight into
-// destination APPENDs (batched with MULTIAPPEND where offered): no message
-// is ever held whole in memory. A destination connection that breaks is
-// replaced and the stream goes on. It returns the UIDs still to be done and
-// why it did not finish.
+// destination APPENDs (batched with MULTIAPPEND where offered): no big
+// message is ever held whole in memory. A destination connection that
+// breaks is replaced and the stream goes on. It returns the UIDs still to
+// be done and why it did not finish.
 func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, reasons map[uint32]error) ([]uint32, error) {
+	if bodies := w.prefetchedBodies(uids); bodies != nil {
+		return u.copyPrefetched(ctx, w, uids, bodies, reasons)
+	}
 	src, err := u.src.get(ctx)
 	if err != nil {
 		return uids, err
@@ -244,63 +256,17 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 			return uids, fmt.Errorf("source folder %q changed UIDVALIDITY during the run", w.pair.Src)
 		}
 	}
-	dst, err := u.dst.getAppender(ctx)
+	run := &copyRun{done: make(map[uint32]bool, len(uids)), reasons: reasons}
+	s, err := u.newAppendStream(ctx, w, run)
 	if err != nil {
+		srcBroken = false
 		return uids, err
 	}
-	run := &copyRun{done: make(map[uint32]bool, len(uids)), reasons: reasons}
-	pending := make(chan *appendBatch, 4)
-	waiterDone := make(chan struct{})
-	go func() {
-		defer close(waiterDone)
-		for b := range pending {
-			u.settle(w, run, b)
-		}
-	}()
-
 	var set imap.UIDSet
 	for _, uid := range uids {
 		set.AddNum(imap.UID(uid))
 	}
 	seen := make(map[uint32]bool, len(uids))
-	// retired are destination connections replaced mid-stream; APPENDs
-	// sent on them may still be waiting for their answer, so they are
-	// closed only after the waiter is done.
-	var retired []pooled
-	var batch *appendBatch
-	var buf bytes.Buffer
-	// lose gives back the messages of the open batch: the command was
-	// never completed, so nothing of it is stored.
-	lose := func(why error) {
-		if batch != nil {
-			for _, uid := range batch.uids {
-				run.retry(uid, why)
-			}
-			batch = nil
-		}
-	}
-	// send completes the open batch and hands it to the waiter.
-	send := func() {
-		if batch == nil {
-			return
-		}
-		if err := batch.end(); err != nil {
-			lose(fmt.Errorf("destination: APPEND: %w", err))
-			return
-		}
-		u.maybeCrash(len(batch.uids))
-		pending <- batch
-		batch = nil
-	}
-	// replace swaps the destination connection for a fresh one.
-	replace := func() error {
-		retired = append(retired, u.dst.retire(dst))
-		dst, err = u.dst.getAppender(ctx)
-		if err != nil {
-			dst = nil
-		}
-		return err
-	}
 	finishSrc := src.op()
 	fetch := src.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
 stream:
@@ -315,117 +281,12 @@ stream:
 					continue
 				}
 				seen[uid] = true
-				body := &sourceReader{r: item.Literal, size: item.Literal.Size()}
-				skip := dst == nil || ctx.Err() != nil
-				if !skip && u.isOverQuota() {
-					w.fail() // not complete: the next run must open it again
-					run.finish(uid)
-					skip = true
-				}
-				if skip {
-					if srcDead = !body.discard(); srcDead {
-						break stream
-					}
-					continue
-				}
-				meta := w.src[uid]
-				flags, _ := w.filter.clean(meta.Flags)
-				// A small message is read whole before any of it is
-				// sent, so that a source that breaks mid-message
-				// spoils neither the batch nor the destination
-				// connection; a big one streams, in an APPEND of its
-				// own, and is never held in memory.
-				var r io.Reader = body
-				small := body.size <= bufferedMessage
-				if small {
-					buf.Reset()
-					if _, err := buf.ReadFrom(body); err != nil || body.err != nil {
-						srcDead = true
-						run.retry(uid, &sourceReadError{body.err})
-						send() // the messages before this one are whole
-						break stream
-					}
-					r = bytes.NewReader(buf.Bytes())
-				} else {
-					send()
-				}
-				if u.opts.Bandwidth != nil {
-					r = paced{ctx: ctx, r: r, rl: u.opts.Bandwidth}
-				}
-				// A destination connection the server (or the network)
-				// dropped since the last message is replaced before it
-				// costs this one.
-				if dst.isClosed() {
-					lose(dst.gone())
-					if err := replace(); err != nil {
-						run.retry(uid, err)
-						if srcDead = !body.discard(); srcDead {
-							break stream
-						}
-						continue
-					}
-				}
-				if batch == nil {
-					batch = dst.begin(w.pair.Dst)
-				}
-				err := batch.add(uid, flags, meta.Time, body.size, r)
-				if err == nil {
-					limit := batchMessages
-					if !dst.multi() || w.singly.Load() {
-						limit = 1
-					}
-					if !small || len(batch.uids) >= limit || batch.bytes >= batchBytes {
-						send()
-					}
-					continue
-				}
-				var ie *imap.Error
-				switch {
-				case body.err != nil:
-					// The source connection broke mid-message. Its
-					// literal must not be read again (the IMAP library
-					// has moved on); the half-sent APPEND spoiled the
-					// destination connection.
-					srcDead = true
-					lose(&sourceReadError{body.err})
-					run.retry(uid, &sourceReadError{body.err})
-					retired = append(retired, u.dst.retire(dst))
-					dst = nil
-					break stream
-				case errors.As(err, &ie) && !dst.isClosed():
-					// Refused before its literal: the command is over,
-					// the connection fine, nothing of this one was read.
-					earlier := len(batch.uids) > 0
-					if earlier {
-						// One refusal spoils a whole MULTIAPPEND: the
-						// batch is sent again one message at a time.
-						w.singly.Store(true)
-					}
-					lose(fmt.Errorf("destination: APPEND: %w", err))
-					u.refused(w, run, uid, err, earlier)
-				default:
-					// The destination connection broke: nothing of the
-					// open batch is stored. On such a network, batches
-					// of one lose the least.
-					if len(batch.uids) > 1 {
-						w.singly.Store(true)
-					}
-					lose(fmt.Errorf("destination: APPEND: %w", err))
-					run.retry(uid, fmt.Errorf("destination: APPEND: %w", err))
-					if err := replace(); err != nil {
-						run.retry(uid, err)
-					}
-				}
-				if srcDead = !body.discard(); srcDead {
+				if srcDead = s.put(uid, &sourceReader{r: item.Literal, size: item.Literal.Size()}); srcDead {
 					break stream
 				}
 			}
 		}
 	}
-	if dst != nil && !srcDead {
-		send()
-	}
-	lose(errors.New("the source connection broke"))
 	var fetchErr error
 	if srcDead {
 		// Neither iterate nor close the FETCH: both would read the dead
@@ -436,17 +297,7 @@ stream:
 		fetchErr = fetch.Close()
 	}
 	finishSrc()
-	close(pending)
-	<-waiterDone
-	for _, c := range retired {
-		c.Close()
-	}
-	if dst != nil {
-		run.mu.Lock()
-		broken := run.connErr != nil
-		run.mu.Unlock()
-		u.dst.put(dst, broken)
-	}
+	s.close(srcDead)
 	if fetchErr == nil {
 		srcBroken = false
 		// A UID the server did not return was expunged meanwhile: the
@@ -459,12 +310,7 @@ stream:
 	} else if !isConnError(fetchErr) && !srcDead {
 		srcBroken = false
 	}
-	var left []uint32
-	for _, uid := range uids {
-		if !run.done[uid] {
-			left = append(left, uid)
-		}
-	}
+	left := run.left(uids)
 	switch {
 	case fetchErr != nil:
 		return left, fmt.Errorf("source: FETCH in %q: %w", w.pair.Src, fetchErr)

@@ -39,6 +39,10 @@ type folderWork struct {
 	// singly is set once the destination refused a MULTIAPPEND of this
 	// folder: from then on its messages go one per APPEND.
 	singly atomic.Bool
+	// bodies are the messages to copy, read by the scan (prefetch.go);
+	// bodyBytes is what they hold. Guarded by mu.
+	bodies    map[uint32][]byte
+	bodyBytes int64
 	// expunged maps source UIDs expunged on the source to their copy on
 	// the destination: what --delete removes. forget lists pairs of which
 	// neither side holds the message any more.
@@ -202,6 +206,9 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 			// The flags are retried next run; new mail is still copied.
 			u.folderError(w, err)
 		}
+	}
+	if err := u.prefetch(src, w); err != nil && isConnError(err) {
+		srcBroken = true
 	}
 	if u.opts.DryRun {
 		w.report.WouldCopy = len(w.toCopy)

@@ -80,6 +80,9 @@ type userRun struct {
 	// created holds the destination folders this run created.
 	created map[string]bool
 	appends atomic.Int64 // APPENDs sent, for Options.CrashAfterAppends
+	// prefetched is the size of the message bodies scans have read ahead
+	// of the copy (prefetch.go).
+	prefetched atomic.Int64
 	// appendLimit is the destination's APPENDLIMIT, 0 when it has none.
 	appendLimit int64
 	// overQuota is the destination's first [OVERQUOTA] answer: no more

@@ -1,0 +1,93 @@
+package imapsync
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// Prefetch limits: a folder with a few new messages has their bodies read
+// by its scan, while the folder is open on the source anyway; its copy then
+// needs no source connection and no second EXAMINE, which is most of what a
+// repeat run with a little new mail costs. Memory stays bounded per user.
+const (
+	prefetchMessages    = 50
+	prefetchFolderBytes = 1 << 20
+	prefetchUserBytes   = 4 << 20
+)
+
+// prefetch reads the bodies of w's messages to copy on src, which has the
+// folder open, when they are few and small. A failure only means the copy
+// reads them itself.
+func (u *userRun) prefetch(src *Conn, w *folderWork) error {
+	size := w.copyBytes()
+	if u.opts.DryRun || len(w.toCopy) == 0 || len(w.toCopy) > prefetchMessages || size > prefetchFolderBytes {
+		return nil
+	}
+	if u.prefetched.Add(size) > prefetchUserBytes {
+		u.prefetched.Add(-size)
+		return nil
+	}
+	var set imap.UIDSet
+	for _, uid := range w.toCopy {
+		set.AddNum(imap.UID(uid))
+	}
+	defer src.op()()
+	msgs, err := src.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil {
+		u.prefetched.Add(-size)
+		return err
+	}
+	bodies := make(map[uint32][]byte, len(msgs))
+	for _, m := range msgs {
+		if len(m.BodySection) > 0 && m.BodySection[0].Bytes != nil {
+			bodies[uint32(m.UID)] = m.BodySection[0].Bytes
+		}
+	}
+	w.mu.Lock()
+	w.bodies, w.bodyBytes = bodies, size
+	w.mu.Unlock()
+	return nil
+}
+
+// prefetchedBodies returns the bodies of uids when the scan read all of
+// them, else nil.
+func (w *folderWork) prefetchedBodies(uids []uint32) map[uint32][]byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.bodies == nil {
+		return nil
+	}
+	for _, uid := range uids {
+		if _, ok := w.bodies[uid]; !ok {
+			return nil
+		}
+	}
+	return w.bodies
+}
+
+// dropBodies frees the prefetched bodies of w once its copy is over.
+func (u *userRun) dropBodies(w *folderWork) {
+	w.mu.Lock()
+	size := w.bodyBytes
+	w.bodies, w.bodyBytes = nil, 0
+	w.mu.Unlock()
+	u.prefetched.Add(-size)
+}
+
+// copyPrefetched is copyOnce for messages whose bodies the scan already
+// read: no source connection is needed.
+func (u *userRun) copyPrefetched(ctx context.Context, w *folderWork, uids []uint32, bodies map[uint32][]byte, reasons map[uint32]error) ([]uint32, error) {
+	run := &copyRun{done: make(map[uint32]bool, len(uids)), reasons: reasons}
+	s, err := u.newAppendStream(ctx, w, run)
+	if err != nil {
+		return uids, err
+	}
+	for _, uid := range uids {
+		b := bodies[uid]
+		s.put(uid, &sourceReader{r: bytes.NewReader(b), size: int64(len(b))})
+	}
+	s.close(false)
+	return run.left(uids), run.connErr
+}
