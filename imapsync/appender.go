@@ -49,7 +49,7 @@ type appendConn struct {
 	stop    func() bool
 }
 
-// appendUID is the server's answer to one APPEND command.
+// appendAnswer is the server's answer to one APPEND command.
 type appendAnswer struct {
 	uidValidity uint32
 	uids        []uint32 // from APPENDUID, in the order of the messages; nil if absent
