@@ -86,15 +86,12 @@ func dialAppender(ctx context.Context, ep Endpoint) (*appendConn, error) {
 		}
 		return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: err}
 	}
+	c.setConn(raw)
 	if mode == TLSImplicit {
-		tc := tls.Client(raw, tlsConfig)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return fail(fmt.Errorf("TLS handshake: %w", err))
+		if err := c.handshake(ctx, tlsConfig); err != nil {
+			return fail(err)
 		}
-		c.nc = tc
 	}
-	c.r = bufio.NewReaderSize(c.nc, 16<<10)
-	c.w = bufio.NewWriterSize(c.nc, 64<<10)
 	greeting, err := c.readLine()
 	if err != nil {
 		// A server at its connection limit often just closes the
@@ -116,13 +113,9 @@ func dialAppender(ctx context.Context, ep Endpoint) (*appendConn, error) {
 			}
 			return fail(err)
 		}
-		tc := tls.Client(raw, tlsConfig)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return fail(fmt.Errorf("TLS handshake: %w", err))
+		if err := c.handshake(ctx, tlsConfig); err != nil {
+			return fail(err)
 		}
-		c.nc = tc
-		c.r = bufio.NewReaderSize(c.nc, 16<<10)
-		c.w = bufio.NewWriterSize(c.nc, 64<<10)
 	}
 	if !preauth {
 		if err := c.capability(); err != nil {
@@ -138,6 +131,23 @@ func dialAppender(ctx context.Context, ep Endpoint) (*appendConn, error) {
 	raw.busy(-1)
 	go c.readLoop()
 	return c, nil
+}
+
+// setConn makes nc the connection the protocol is read from and written to.
+func (c *appendConn) setConn(nc net.Conn) {
+	c.nc = nc
+	c.r = bufio.NewReaderSize(nc, 16<<10)
+	c.w = bufio.NewWriterSize(nc, 64<<10)
+}
+
+// handshake puts TLS over the raw connection.
+func (c *appendConn) handshake(ctx context.Context, cfg *tls.Config) error {
+	tc := tls.Client(c.raw, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("TLS handshake: %w", err)
+	}
+	c.setConn(tc)
+	return nil
 }
 
 // capability asks for the capabilities (before the reader runs).
@@ -481,8 +491,9 @@ func (c *appendConn) fail(err error) {
 		c.waiting = nil
 		c.mu.Unlock()
 		close(c.closed)
-		c.raw.Conn.Close() // first: a TLS close_notify must not wait
-		c.nc.Close()
+		// The socket itself: closing a TLS layer would first try to send
+		// a close_notify, and the dialler may still be setting it up.
+		c.raw.Conn.Close()
 		for _, b := range waiting {
 			b.ans.err = err
 			close(b.done)
