@@ -22,7 +22,8 @@ const (
 // reads them itself.
 func (u *userRun) prefetch(src *Conn, w *folderWork) error {
 	size := w.copyBytes()
-	if u.opts.DryRun || len(w.toCopy) == 0 || len(w.toCopy) > prefetchMessages || size > prefetchFolderBytes {
+	// Under --max-bandwidth every body is read at the pace of the copy.
+	if u.opts.DryRun || u.opts.Bandwidth != nil || len(w.toCopy) == 0 || len(w.toCopy) > prefetchMessages || size > prefetchFolderBytes {
 		return nil
 	}
 	if u.prefetched.Add(size) > prefetchUserBytes {
