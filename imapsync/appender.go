@@ -70,6 +70,10 @@ type appendBatch struct {
 // dialAppender connects, secures and logs in like Dial, on a connection of
 // its own.
 func dialAppender(ctx context.Context, ep Endpoint) (*appendConn, error) {
+	// The same guard as Conn's: nothing is ever appended to the source.
+	if ep.ReadOnly {
+		return nil, fmt.Errorf("APPEND connection to the %s: %w", ep.Side, errReadOnly)
+	}
 	raw, addr, mode, tlsConfig, err := ep.dialTCP(ctx)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package imapsync
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"testing"
 
@@ -92,5 +94,15 @@ func TestLiteralAtEnd(t *testing.T) {
 		if n != tc.n || ok != tc.ok {
 			t.Errorf("literalAtEnd(%q) = %d %v, want %d %v", tc.line, n, ok, tc.n, tc.ok)
 		}
+	}
+}
+
+// TestAppenderRefusesSource: an APPEND connection to a read-only endpoint
+// (the source) is refused before any dial.
+func TestAppenderRefusesSource(t *testing.T) {
+	ep := Endpoint{Side: "source", Addr: "127.0.0.1:1", TLS: TLSNone, ReadOnly: true}
+	c, err := dialAppender(context.Background(), ep)
+	if c != nil || !errors.Is(err, errReadOnly) {
+		t.Fatalf("dialAppender(read-only) = %v, %v; want the read-only refusal", c, err)
 	}
 }

@@ -420,15 +420,6 @@ func (c *Conn) StoreFlags(uids imap.UIDSet, op imap.StoreFlagsOp, flags []imap.F
 	return c.Store(uids, &imap.StoreFlags{Op: op, Silent: true, Flags: flags}, nil).Close()
 }
 
-// AppendMessage starts an APPEND; the caller writes size bytes and calls
-// Close, then Wait.
-func (c *Conn) AppendMessage(name string, size int64, opts *imap.AppendOptions) (*imapclient.AppendCommand, error) {
-	if err := c.guard("APPEND " + name); err != nil {
-		return nil, err
-	}
-	return c.Append(name, size, opts), nil
-}
-
 // idleConn is a net.Conn whose deadlines belong to this tool, not to the
 // IMAP library: the library's 5-minute absolute literal deadline would kill a
 // big message on a slow link. While a command is outstanding, every Read and
