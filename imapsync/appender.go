@@ -13,9 +13,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf16"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/imapmigrate/imapmigrate/internal/mutf7"
 )
 
 // appendConn is a destination connection that does nothing but APPEND. It is
@@ -637,40 +638,5 @@ func encodeMailbox(name string) string {
 	if strings.EqualFold(name, "INBOX") {
 		return "INBOX"
 	}
-	return quote(utf7Encode(name))
-}
-
-var mutf7 = base64.NewEncoding("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,").WithPadding(base64.NoPadding)
-
-func utf7Encode(s string) string {
-	var b strings.Builder
-	var run []rune
-	flush := func() {
-		if len(run) == 0 {
-			return
-		}
-		units := utf16.Encode(run)
-		buf := make([]byte, 0, 2*len(units))
-		for _, u := range units {
-			buf = append(buf, byte(u>>8), byte(u))
-		}
-		b.WriteByte('&')
-		b.WriteString(mutf7.EncodeToString(buf))
-		b.WriteByte('-')
-		run = run[:0]
-	}
-	for _, r := range s {
-		if r >= 0x20 && r <= 0x7e {
-			flush()
-			if r == '&' {
-				b.WriteString("&-")
-			} else {
-				b.WriteRune(r)
-			}
-			continue
-		}
-		run = append(run, r)
-	}
-	flush()
-	return b.String()
+	return quote(mutf7.Encode(name))
 }

@@ -11,7 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode/utf16"
+
+	"github.com/imapmigrate/imapmigrate/internal/mutf7"
 )
 
 // folder is a Maildir++ folder of the standard data set: name relative to INBOX with "." as
@@ -133,7 +134,7 @@ func folderDir(root, name string) string {
 	if name == "" {
 		return root
 	}
-	return filepath.Join(root, "."+mutf7(name))
+	return filepath.Join(root, "."+mutf7.Encode(name))
 }
 
 func makeMaildir(root, name string) error {
@@ -154,39 +155,6 @@ func makeMaildir(root, name string) error {
 		return os.WriteFile(filepath.Join(d, "maildirfolder"), nil, 0o600)
 	}
 	return nil
-}
-
-// mutf7 encodes a mailbox name in IMAP's modified UTF-7 (RFC 3501 5.1.3).
-func mutf7(s string) string {
-	var b strings.Builder
-	var pending []rune
-	flush := func() {
-		if len(pending) == 0 {
-			return
-		}
-		u := utf16.Encode(pending)
-		raw := make([]byte, 0, 2*len(u))
-		for _, c := range u {
-			raw = append(raw, byte(c>>8), byte(c))
-		}
-		enc := base64.StdEncoding.WithPadding(base64.NoPadding).EncodeToString(raw)
-		b.WriteString("&" + strings.ReplaceAll(enc, "/", ",") + "-")
-		pending = pending[:0]
-	}
-	for _, r := range s {
-		if r >= 0x20 && r <= 0x7e {
-			flush()
-			if r == '&' {
-				b.WriteString("&-")
-			} else {
-				b.WriteRune(r)
-			}
-			continue
-		}
-		pending = append(pending, r)
-	}
-	flush()
-	return b.String()
 }
 
 func pickFolder(r *rand.Rand, folders []folder) string {
