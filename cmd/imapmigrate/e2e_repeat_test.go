@@ -54,35 +54,11 @@ type rpMsg struct {
 // rpRead EXAMINEs a mailbox and returns its messages in UID order.
 func rpRead(t *testing.T, c *imapclient.Client, mailbox string) []rpMsg {
 	t.Helper()
-	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
-	if err != nil {
-		t.Fatalf("EXAMINE %q: %v", mailbox, err)
-	}
-	if sel.NumMessages == 0 {
-		return nil
-	}
-	section := &imap.FetchItemBodySection{Peek: true}
-	bufs, err := c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{
-		UID: true, Flags: true, InternalDate: true, BodySection: []*imap.FetchItemBodySection{section},
-	}).Collect()
-	if err != nil {
-		t.Fatalf("FETCH 1:* in %q: %v", mailbox, err)
-	}
-	if len(bufs) != int(sel.NumMessages) {
-		t.Fatalf("FETCH 1:* in %q: %d of %d messages", mailbox, len(bufs), sel.NumMessages)
-	}
-	sort.Slice(bufs, func(i, j int) bool { return bufs[i].UID < bufs[j].UID })
-	out := make([]rpMsg, len(bufs))
-	for i, b := range bufs {
-		body := b.FindBodySection(section)
-		sum := sha256.Sum256(body)
-		var raw []imap.Flag
-		for _, f := range b.Flags {
-			if !strings.EqualFold(string(f), `\Recent`) {
-				raw = append(raw, f)
-			}
-		}
-		out[i] = rpMsg{uid: b.UID, sha: hex.EncodeToString(sum[:]), flags: rpFlags(raw), date: b.InternalDate, body: body, raw: raw}
+	msgs := testserver.ReadMailbox(t, c, mailbox)
+	out := make([]rpMsg, len(msgs))
+	for i, m := range msgs {
+		sum := sha256.Sum256(m.Body)
+		out[i] = rpMsg{uid: m.UID, sha: hex.EncodeToString(sum[:]), flags: rpFlags(m.Flags), date: m.Date, body: m.Body, raw: m.Flags}
 	}
 	return out
 }

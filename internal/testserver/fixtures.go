@@ -23,6 +23,7 @@ type Msg struct {
 	Body  []byte
 	Flags []imap.Flag
 	Date  time.Time
+	UID   imap.UID // set by ReadMailbox; Fill ignores it
 }
 
 // Fill creates mailbox if LIST does not show it and appends msgs to it, failing the
@@ -268,8 +269,8 @@ func lorem(rng *rand.Rand, size int) string {
 	return b.String()
 }
 
-// ReadMailbox EXAMINEs mailbox and returns all its messages in UID order: exact bytes, flags
-// (without \Recent) and INTERNALDATE.
+// ReadMailbox EXAMINEs mailbox and returns all its messages in UID order: UID, exact bytes,
+// flags (without \Recent) and INTERNALDATE. A FETCH that misses a message fails the test.
 func ReadMailbox(t testing.TB, c *imapclient.Client, mailbox string) []Msg {
 	t.Helper()
 	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
@@ -286,16 +287,19 @@ func ReadMailbox(t testing.TB, c *imapclient.Client, mailbox string) []Msg {
 	if err != nil {
 		t.Fatalf("FETCH 1:* in %q: %v", mailbox, err)
 	}
+	if len(bufs) != int(sel.NumMessages) {
+		t.Fatalf("FETCH 1:* in %q: %d of %d messages", mailbox, len(bufs), sel.NumMessages)
+	}
 	sort.Slice(bufs, func(i, j int) bool { return bufs[i].UID < bufs[j].UID })
 	msgs := make([]Msg, len(bufs))
 	for i, b := range bufs {
 		var flags []imap.Flag
 		for _, f := range b.Flags {
-			if f != "\\Recent" {
+			if !strings.EqualFold(string(f), `\Recent`) {
 				flags = append(flags, f)
 			}
 		}
-		msgs[i] = Msg{Body: b.FindBodySection(body), Flags: flags, Date: b.InternalDate}
+		msgs[i] = Msg{Body: b.FindBodySection(body), Flags: flags, Date: b.InternalDate, UID: b.UID}
 	}
 	return msgs
 }
