@@ -422,6 +422,20 @@ func esChangeFlags(t *testing.T, c *imapclient.Client, folder string, n int) int
 	return n
 }
 
+// esFillSource fills a source server as every source test does: its
+// folders (the last one is for the corpus) with synthetic mail, the corpus
+// folder with real-world messages, and subscriptions for every folder but
+// unsubscribed. It returns a connection as the user (dial makes a new one
+// when the server closed the old one on a corpus message).
+func esFillSource(t *testing.T, dial func() *imapclient.Client, folders []esFolder, seed int64, corpus int, unsubscribed string) *imapclient.Client {
+	t.Helper()
+	c := dial()
+	esFill(t, c, folders[:len(folders)-1], seed)
+	c, _ = esFillCorpus(t, c, dial, folders[len(folders)-1].src, esCorpus(t, corpus), 10)
+	esSubscribe(t, c, folders, unsubscribed)
+	return c
+}
+
 // cyrusFolders: localized (German) special folders without special-use
 // attributes, nested folders, a non-ASCII one, an archive by name.
 var cyrusFolders = []esFolder{
@@ -445,10 +459,7 @@ var cyrusFolders = []esFolder{
 func TestCyrusToDovecot(t *testing.T) {
 	cy := testserver.StartCyrus(t, nil)
 	neu := testserver.StartDovecot(t, testserver.DovecotOptions{Kind: testserver.New})
-	srcC := cy.Dial(t, "alice")
-	esFill(t, srcC, cyrusFolders[:len(cyrusFolders)-1], 11)
-	srcC, _ = esFillCorpus(t, srcC, func() *imapclient.Client { return cy.Dial(t, "alice") }, "INBOX.Corpus", esCorpus(t, 40), 10)
-	esSubscribe(t, srcC, cyrusFolders, "INBOX.Listen")
+	srcC := esFillSource(t, func() *imapclient.Client { return cy.Dial(t, "alice") }, cyrusFolders, 11, 40, "INBOX.Listen")
 	dstC := neu.Dial(t, "alice")
 	names := esNames(cyrusFolders)
 
@@ -506,14 +517,11 @@ var courierFolders = []esFolder{
 func TestCourierToDovecot(t *testing.T) {
 	co := testserver.StartCourier(t, nil)
 	neu := testserver.StartDovecot(t, testserver.DovecotOptions{Kind: testserver.New})
-	srcC := co.Dial(t, "alice")
+	// INBOX.Listes is not subscribed on Courier; imapmigrate cannot see that.
+	srcC := esFillSource(t, func() *imapclient.Client { return co.Dial(t, "alice") }, courierFolders, 22, 30, "INBOX.Listes")
 	if srcC.Caps().Has(imap.CapCondStore) || srcC.Caps().Has(imap.CapListExtended) {
 		t.Fatalf("Courier advertises CONDSTORE or LIST-EXTENDED: the fixture no longer tests what it says (%v)", srcC.Caps())
 	}
-	esFill(t, srcC, courierFolders[:len(courierFolders)-1], 22)
-	srcC, _ = esFillCorpus(t, srcC, func() *imapclient.Client { return co.Dial(t, "alice") }, "INBOX.Corpus", esCorpus(t, 30), 10)
-	// INBOX.Listes is not subscribed on Courier; imapmigrate cannot see that.
-	esSubscribe(t, srcC, courierFolders, "INBOX.Listes")
 	attrs := esAttrs(t, srcC)
 	if a, ok := attrs["INBOX.Projets"]; !ok || !contains(a, `\noselect`) {
 		t.Fatalf("Courier lists INBOX.Projets as %q (present %v), want \\Noselect", a, ok)
@@ -598,10 +606,7 @@ var moxFolders = []esFolder{
 func TestMoxToDovecot(t *testing.T) {
 	mo := testserver.StartMox(t, nil)
 	neu := testserver.StartDovecot(t, testserver.DovecotOptions{Kind: testserver.New})
-	srcC := mo.Dial(t, "alice")
-	esFill(t, srcC, moxFolders[:len(moxFolders)-1], 33)
-	srcC, _ = esFillCorpus(t, srcC, func() *imapclient.Client { return mo.Dial(t, "alice") }, "Corpus", esCorpus(t, 30), 10)
-	esSubscribe(t, srcC, moxFolders, "Lists")
+	srcC := esFillSource(t, func() *imapclient.Client { return mo.Dial(t, "alice") }, moxFolders, 33, 30, "Lists")
 	dstC := neu.Dial(t, "alice")
 	names := esNames(moxFolders)
 
