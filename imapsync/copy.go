@@ -266,36 +266,8 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 	for _, uid := range uids {
 		set.AddNum(imap.UID(uid))
 	}
-	seen := make(map[uint32]bool, len(uids))
 	finishSrc := src.op()
-	fetch := src.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
-stream:
-	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
-		var uid uint32
-		for item := msg.Next(); item != nil; item = msg.Next() {
-			switch item := item.(type) {
-			case imapclient.FetchItemDataUID:
-				uid = uint32(item.UID)
-			case imapclient.FetchItemDataBodySection:
-				if item.Literal == nil || uid == 0 {
-					continue
-				}
-				seen[uid] = true
-				if srcDead = s.put(uid, &sourceReader{r: item.Literal, size: item.Literal.Size()}); srcDead {
-					break stream
-				}
-			}
-		}
-	}
-	var fetchErr error
-	if srcDead {
-		// Neither iterate nor close the FETCH: both would read the dead
-		// literal again, racing with the IMAP library's reader. The
-		// connection is abandoned (deferred above).
-		fetchErr = errors.New("the connection broke while a message was read")
-	} else {
-		fetchErr = fetch.Close()
-	}
+	seen, srcDead, fetchErr := streamBodies(src, set, s.put)
 	finishSrc()
 	s.close(srcDead)
 	if fetchErr == nil {
@@ -318,6 +290,34 @@ stream:
 		return left, run.connErr
 	}
 	return left, nil
+}
+
+// streamBodies FETCHes the bodies of set on src and hands each to put, in
+// the server's order; put reports whether the source connection died while
+// it read the body. Then the FETCH is neither iterated further nor closed
+// (both would read the dead literal again, racing with the IMAP library's
+// reader) and the caller must abandon src. It returns the UIDs seen.
+func streamBodies(src *Conn, set imap.UIDSet, put func(uid uint32, body *sourceReader) (dead bool)) (seen map[uint32]bool, dead bool, err error) {
+	seen = map[uint32]bool{}
+	fetch := src.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
+		var uid uint32
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch item := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = uint32(item.UID)
+			case imapclient.FetchItemDataBodySection:
+				if item.Literal == nil || uid == 0 {
+					continue
+				}
+				seen[uid] = true
+				if put(uid, &sourceReader{r: item.Literal, size: item.Literal.Size()}) {
+					return seen, true, errors.New("the connection broke while a message was read")
+				}
+			}
+		}
+	}
+	return seen, false, fetch.Close()
 }
 
 // settle waits for the answer to one APPEND command and books its

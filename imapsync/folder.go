@@ -124,8 +124,14 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 	if err != nil {
 		return nil, err
 	}
-	srcBroken := false
-	defer func() { u.src.put(src, srcBroken) }()
+	srcBroken, srcDead := false, false
+	defer func() {
+		if srcDead {
+			u.src.abandon(src)
+		} else {
+			u.src.put(src, srcBroken)
+		}
+	}()
 	sel, err := src.Examine(p.Src, true)
 	if err != nil {
 		srcBroken = isConnError(err)
@@ -207,7 +213,9 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 			u.folderError(w, err)
 		}
 	}
-	if err := u.prefetch(src, w); err != nil && isConnError(err) {
+	if dead, err := u.prefetch(src, w); dead {
+		srcDead = true
+	} else if err != nil && isConnError(err) {
 		srcBroken = true
 	}
 	if u.opts.DryRun {

@@ -19,37 +19,40 @@ const (
 
 // prefetch reads the bodies of w's messages to copy on src, which has the
 // folder open, when they are few and small. A failure only means the copy
-// reads them itself.
-func (u *userRun) prefetch(src *Conn, w *folderWork) error {
+// reads them itself; dead says src broke mid-message and must be abandoned
+// (see streamBodies).
+func (u *userRun) prefetch(src *Conn, w *folderWork) (dead bool, err error) {
 	size := w.copyBytes()
 	// Under --max-bandwidth every body is read at the pace of the copy.
 	if u.opts.DryRun || u.opts.Bandwidth != nil || len(w.toCopy) == 0 || len(w.toCopy) > prefetchMessages || size > prefetchFolderBytes {
-		return nil
+		return false, nil
 	}
 	if u.prefetched.Add(size) > prefetchUserBytes {
 		u.prefetched.Add(-size)
-		return nil
+		return false, nil
 	}
 	var set imap.UIDSet
 	for _, uid := range w.toCopy {
 		set.AddNum(imap.UID(uid))
 	}
 	defer src.op()()
-	msgs, err := src.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	bodies := make(map[uint32][]byte, len(w.toCopy))
+	_, dead, err = streamBodies(src, set, func(uid uint32, body *sourceReader) bool {
+		var b bytes.Buffer
+		if _, err := b.ReadFrom(body); err != nil || body.err != nil {
+			return true
+		}
+		bodies[uid] = b.Bytes()
+		return false
+	})
 	if err != nil {
 		u.prefetched.Add(-size)
-		return err
-	}
-	bodies := make(map[uint32][]byte, len(msgs))
-	for _, m := range msgs {
-		if len(m.BodySection) > 0 && m.BodySection[0].Bytes != nil {
-			bodies[uint32(m.UID)] = m.BodySection[0].Bytes
-		}
+		return dead, err
 	}
 	w.mu.Lock()
 	w.bodies, w.bodyBytes = bodies, size
 	w.mu.Unlock()
-	return nil
+	return false, nil
 }
 
 // prefetchedBodies returns the bodies of uids when the scan read all of
