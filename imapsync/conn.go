@@ -357,13 +357,19 @@ func (c *Conn) open(name string, opts *imap.SelectOptions) (*imap.SelectData, er
 		opts.CondStore = false
 	}
 	data, err := c.Client.Select(name, opts).Wait()
+	c.setSelected(name, err)
+	return data, err
+}
+
+// setSelected notes the outcome of a SELECT or EXAMINE of name: a failed
+// one leaves no mailbox selected.
+func (c *Conn) setSelected(name string, err error) {
 	c.mu.Lock()
 	c.selected = ""
 	if err == nil {
 		c.selected = name
 	}
 	c.mu.Unlock()
-	return data, err
 }
 
 // unselect leaves the selected mailbox, where the server has UNSELECT. It

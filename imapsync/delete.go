@@ -59,6 +59,7 @@ func (u *userRun) deleteExpunged(ctx context.Context, w *folderWork) {
 		srcUIDs = append(srcUIDs, src)
 	}
 	sort.Slice(srcUIDs, func(i, j int) bool { return srcUIDs[i] < srcUIDs[j] })
+	w.dstTouched.Store(true)
 	if err := dst.StoreFlags(set, imap.StoreFlagsAdd, []imap.Flag{imap.FlagDeleted}); err != nil {
 		broken = isConnError(err)
 		u.folderError(w, fmt.Errorf("destination: STORE \\Deleted in %q: %w", w.pair.Dst, err))

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/imapmigrate/imapmigrate/mapping"
 )
@@ -39,18 +40,6 @@ func discover(c *Conn) (*serverView, error) {
 	v := &serverView{status: map[string]*imap.StatusData{}, byName: map[string]mapping.Mailbox{}}
 	v.server.SpecialUse = caps.Has(imap.CapSpecialUse)
 	v.server.CreateSpecialUse = caps.Has(imap.CapCreateSpecialUse)
-	haveNS := false
-	if caps.Has(imap.CapNamespace) || caps.Has(imap.CapIMAP4rev2) {
-		ns, err := c.Namespace().Wait()
-		if err != nil {
-			return nil, fmt.Errorf("NAMESPACE: %w", err)
-		}
-		if len(ns.Personal) > 0 {
-			v.server.Prefix = ns.Personal[0].Prefix
-			v.server.Delim = ns.Personal[0].Delim
-			haveNS = true
-		}
-	}
 	var opts *imap.ListOptions
 	if caps.Has(imap.CapListExtended) {
 		v.subscriptionsKnown = true
@@ -59,7 +48,26 @@ func discover(c *Conn) (*serverView, error) {
 			opts.ReturnStatus = statusOptions(caps)
 		}
 	}
-	list, err := c.List("", "*", opts).Collect()
+	// NAMESPACE and LIST go out together: one round trip.
+	var nsCmd *imapclient.NamespaceCommand
+	if caps.Has(imap.CapNamespace) || caps.Has(imap.CapIMAP4rev2) {
+		nsCmd = c.Namespace()
+	}
+	listCmd := c.List("", "*", opts)
+	haveNS := false
+	if nsCmd != nil {
+		ns, err := nsCmd.Wait()
+		if err != nil {
+			listCmd.Collect()
+			return nil, fmt.Errorf("NAMESPACE: %w", err)
+		}
+		if len(ns.Personal) > 0 {
+			v.server.Prefix = ns.Personal[0].Prefix
+			v.server.Delim = ns.Personal[0].Delim
+			haveNS = true
+		}
+	}
+	list, err := listCmd.Collect()
 	if err != nil {
 		return nil, fmt.Errorf("LIST: %w", err)
 	}

@@ -2,6 +2,7 @@ package imapsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/imapmigrate/imapmigrate/mapping"
 	"github.com/imapmigrate/imapmigrate/state"
@@ -26,16 +28,21 @@ type msgMeta struct {
 
 // folderWork is one folder pair between scan and finish.
 type folderWork struct {
-	pair       mapping.Pair
-	prev       state.Folder // state as the run found it
-	srcSel     *imap.SelectData
-	src        map[uint32]msgMeta // source messages by UID
-	toCopy     []uint32           // source UIDs, ascending
-	filter     flagFilter         // what the destination folder can store
-	dstValid   uint32             // destination UIDVALIDITY
-	dstUIDNext uint32             // destination UIDNEXT before this run's APPENDs
-	repair     bool               // the state's pairs of this folder no longer hold
-	dstUIDs    int                // messages in the destination folder at scan time
+	pair     mapping.Pair
+	prev     state.Folder // state as the run found it
+	srcSel   *imap.SelectData
+	src      map[uint32]msgMeta // source messages by UID
+	toCopy   []uint32           // source UIDs, ascending
+	filter   flagFilter         // what the destination folder can store
+	dstValid uint32             // destination UIDVALIDITY
+	dstSel   *imap.SelectData   // the destination folder as the scan found it
+	// dstTouched is set before the first command that may change the
+	// destination folder (APPEND, STORE, EXPUNGE): its STATUS is then
+	// asked again at the end, else the scan's is still good.
+	dstTouched atomic.Bool
+	dstUIDNext uint32 // destination UIDNEXT before this run's APPENDs
+	repair     bool   // the state's pairs of this folder no longer hold
+	dstUIDs    int    // messages in the destination folder at scan time
 	// singly is set once the destination refused a MULTIAPPEND of this
 	// folder: from then on its messages go one per APPEND.
 	singly atomic.Bool
@@ -107,18 +114,7 @@ func (w *folderWork) fail() {
 func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstView *serverView) (*folderWork, error) {
 	w := &folderWork{pair: p, report: FolderReport{Src: p.Src, Dst: p.Dst, Created: u.created[p.Dst]}, expunged: map[uint32]uint32{}}
 	if u.store != nil {
-		// The pairs are copied only for a folder that needs them.
-		info, pairs, ok := u.store.FolderInfo(p.Src)
-		if ok && u.unchanged(info, pairs, w.pair, srcView, dstView) {
-			w.prev = info
-			w.skipped = true
-			w.report.Skipped = true
-			w.report.Existing = pairs
-			return w, nil
-		}
-		if ok {
-			w.prev, _ = u.store.Folder(p.Src)
-		}
+		w.prev, _ = u.store.Folder(p.Src)
 	}
 	src, err := u.src.get(ctx)
 	if err != nil {
@@ -132,59 +128,67 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 			u.src.put(src, srcBroken)
 		}
 	}()
-	sel, err := src.Examine(p.Src, true)
-	if err != nil {
-		srcBroken = isConnError(err)
-		return nil, fmt.Errorf("source: EXAMINE %q: %w", p.Src, err)
-	}
-	w.srcSel = sel
-	srcList := listing{c: src, sel: sel, prev: w.prev}
-	if w.prev.Dst == p.Dst && w.prev.SrcUIDValidity == sel.UIDValidity {
-		srcList.modseq = w.prev.SrcHighestModSeq
-	}
-	srcMsgs, err := srcList.list()
-	if err != nil {
-		srcBroken = isConnError(err)
-		return nil, fmt.Errorf("source: FETCH metadata in %q: %w", p.Src, err)
-	}
-	w.src = make(map[uint32]msgMeta, len(srcMsgs))
-	for _, m := range srcMsgs {
-		w.src[m.UID] = m
-	}
-
 	dst, err := u.dst.get(ctx)
 	if err != nil {
 		return nil, err
 	}
 	dstBroken := false
 	defer func() {
-		if !dstBroken {
-			// A destination folder left selected makes the server keep
-			// this session's view up to date while others append to it.
-			dst.unselect()
-		}
 		u.dst.put(dst, dstBroken)
 	}()
-	var dstSel *imap.SelectData
-	var dstMsgs []msgMeta
-	if _, exists := dstView.byName[p.Dst]; exists || !u.opts.DryRun {
-		if u.opts.DryRun {
-			dstSel, err = dst.Examine(p.Dst, false)
-		} else {
-			dstSel, err = dst.SelectRW(p.Dst, true)
-		}
-		if err != nil {
-			dstBroken = isConnError(err)
-			return nil, fmt.Errorf("destination: SELECT %q: %w", p.Dst, err)
-		}
-		dstList := listing{c: dst, sel: dstSel, prev: w.prev, dst: true}
-		if w.prev.Dst == p.Dst && w.prev.SrcUIDValidity == sel.UIDValidity && w.prev.DstUIDValidity == dstSel.UIDValidity {
+
+	// Both sides are opened and listed at once.
+	srcList := &listing{c: src, prev: w.prev}
+	dstList := &listing{c: dst, prev: w.prev, dst: true}
+	srcStatus, dstStatus := statusValidity(srcView, p.Src), statusValidity(dstView, p.Dst)
+	if w.prev.Dst == p.Dst {
+		srcList.modseq = w.prev.SrcHighestModSeq
+		if srcStatus == w.prev.SrcUIDValidity {
 			dstList.modseq = w.prev.DstHighestModSeq
 		}
+	}
+	_, dstExists := dstView.byName[p.Dst]
+	openDst := dstExists || !u.opts.DryRun
+	var srcMsgs, dstMsgs []msgMeta
+	var srcErr, dstErr error
+	var wg sync.WaitGroup
+	if openDst {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dstMsgs, dstErr = dstList.openAndList(p.Dst, !u.opts.DryRun, dstStatus)
+		}()
+	}
+	srcMsgs, srcErr = srcList.openAndList(p.Src, false, srcStatus)
+	wg.Wait()
+	if openDst && dstErr == nil && srcErr == nil && dstList.modseq != 0 && srcList.sel.UIDValidity != w.prev.SrcUIDValidity {
+		// The destination was listed against pairs the source's new
+		// UIDVALIDITY voids: list it in full.
+		dstList.modseq = 0
 		if dstMsgs, err = dstList.list(); err != nil {
-			dstBroken = isConnError(err)
-			return nil, fmt.Errorf("destination: FETCH flags in %q: %w", p.Dst, err)
+			dstErr = &openError{listing: true, err: err}
 		}
+	}
+	// A destination folder left selected makes the server keep this
+	// session's view up to date while others append to it.
+	dstOpen := openDst && dstErr == nil
+	defer func() {
+		if dstOpen && !dstBroken {
+			dst.unselect()
+		}
+	}()
+	if srcErr != nil || dstErr != nil {
+		srcBroken, dstBroken = isConnError(srcErr), isConnError(dstErr)
+		return nil, openFailure(p, srcErr, dstErr)
+	}
+	w.srcSel = srcList.sel
+	w.src = make(map[uint32]msgMeta, len(srcMsgs))
+	for _, m := range srcMsgs {
+		w.src[m.UID] = m
+	}
+	if openDst {
+		dstSel := dstList.sel
+		w.dstSel = dstSel
 		w.dstValid = dstSel.UIDValidity
 		w.dstUIDNext = uint32(dstSel.UIDNext)
 		w.filter = newFlagFilter(dstSel.PermanentFlags)
@@ -203,26 +207,73 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 		}
 		return nil, err
 	}
+	// The destination's flags and the source's prefetch go at once.
+	var flagsErr error
+	var tail sync.WaitGroup
 	if !u.opts.DryRun {
-		if err := u.applyFlags(w, dst, d); err != nil {
-			if isConnError(err) {
-				dstBroken = true
-				return nil, err
+		tail.Add(1)
+		go func() {
+			defer tail.Done()
+			flagsErr = u.applyFlags(w, dst, d)
+			if dstOpen && !isConnError(flagsErr) {
+				dst.unselect()
+				dstOpen = false
 			}
-			// The flags are retried next run; new mail is still copied.
-			u.folderError(w, err)
-		}
+		}()
 	}
-	if dead, err := u.prefetch(src, w); dead {
+	dead, prefetchErr := u.prefetch(src, w)
+	tail.Wait()
+	if dead {
 		srcDead = true
-	} else if err != nil && isConnError(err) {
+	} else if prefetchErr != nil && isConnError(prefetchErr) {
 		srcBroken = true
+	}
+	if flagsErr != nil {
+		if isConnError(flagsErr) {
+			dstBroken = true
+			return nil, flagsErr
+		}
+		// The flags are retried next run; new mail is still copied.
+		u.folderError(w, flagsErr)
 	}
 	if u.opts.DryRun {
 		w.report.WouldCopy = len(w.toCopy)
 		w.report.WouldBytes = w.copyBytes()
 	}
 	return w, nil
+}
+
+// statusValidity is the UIDVALIDITY STATUS showed for a folder, 0 when
+// unknown.
+func statusValidity(v *serverView, name string) uint32 {
+	if st, ok := v.status[name]; ok {
+		return st.UIDValidity
+	}
+	return 0
+}
+
+// openFailure words the failure to open or list a folder pair, the
+// source's first.
+func openFailure(p mapping.Pair, srcErr, dstErr error) error {
+	side, name, err := "source", p.Src, srcErr
+	if srcErr == nil {
+		side, name, err = "destination", p.Dst, dstErr
+	}
+	var oe *openError
+	listed := errors.As(err, &oe) && oe.listing
+	if oe != nil {
+		err = oe.err
+	}
+	switch {
+	case side == "source" && listed:
+		return fmt.Errorf("source: FETCH metadata in %q: %w", name, err)
+	case side == "source":
+		return fmt.Errorf("source: EXAMINE %q: %w", name, err)
+	case listed:
+		return fmt.Errorf("destination: FETCH flags in %q: %w", name, err)
+	default:
+		return fmt.Errorf("destination: SELECT %q: %w", name, err)
+	}
 }
 
 // prepareState makes the state know the folder pair before any message of
@@ -245,6 +296,20 @@ func (u *userRun) prepareState(w *folderWork) error {
 		}
 	}
 	return nil
+}
+
+// skipUnchanged returns the finished work of a folder that STATUS alone
+// proves needs nothing, else nil. The state's pairs are not copied for it.
+func (u *userRun) skipUnchanged(p mapping.Pair, srcView, dstView *serverView) *folderWork {
+	if u.store == nil {
+		return nil
+	}
+	info, pairs, ok := u.store.FolderInfo(p.Src)
+	if !ok || !u.unchanged(info, pairs, p, srcView, dstView) {
+		return nil
+	}
+	return &folderWork{pair: p, prev: info, skipped: true,
+		report: FolderReport{Src: p.Src, Dst: p.Dst, Created: u.created[p.Dst], Skipped: true, Existing: pairs}}
 }
 
 // unchanged reports whether STATUS alone proves the folder needs nothing:
@@ -297,7 +362,11 @@ func fetchMeta(c *Conn, exists uint32) ([]msgMeta, error) {
 func fetchMetaSet(c *Conn, set imap.NumSet, modseq uint64) ([]msgMeta, error) {
 	defer c.op()()
 	opts := &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true, ChangedSince: modseq}
-	cmd := c.Fetch(set, opts)
+	return collectMeta(c.Fetch(set, opts))
+}
+
+// collectMeta reads the answers of a metadata FETCH.
+func collectMeta(cmd *imapclient.FetchCommand) ([]msgMeta, error) {
 	var out []msgMeta
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		buf, err := msg.Collect()
@@ -429,6 +498,9 @@ func (u *userRun) applyFlags(w *folderWork, dst *Conn, d *folderDiff) error {
 		set.AddNum(imap.UID(dstUID))
 		groups[k] = set
 	}
+	if len(groups) > 0 {
+		w.dstTouched.Store(true)
+	}
 	for k, set := range groups {
 		if k.add != "" {
 			if err := dst.StoreFlags(set, imap.StoreFlagsAdd, imapFlags(strings.Fields(k.add))); err != nil {
@@ -452,26 +524,65 @@ func (u *userRun) applyFlags(w *folderWork, dst *Conn, d *folderDiff) error {
 	return nil
 }
 
-// finishFolder records the folder as complete (or not) and reports it.
-func (u *userRun) finishFolder(ctx context.Context, w *folderWork) {
-	defer func() {
+// finishAll carries --delete's expunges, then records each folder as
+// complete (or not) and reports it. A complete folder's destination STATUS
+// is stored for the next run's unchanged check: asked again, all at once on
+// one connection, only where this run wrote to the folder.
+func (u *userRun) finishAll(ctx context.Context, works []*folderWork) {
+	var live []*folderWork
+	for _, w := range works {
+		if w != nil {
+			live = append(live, w)
+		}
+	}
+	record := !u.opts.DryRun && u.store != nil
+	if record {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, u.opts.Connections)
+		for _, w := range live {
+			if w.skipped || (len(w.forget) == 0 && len(w.expunged) == 0) || w.isFailed() || ctx.Err() != nil {
+				continue
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				u.deleteExpunged(ctx, w)
+			}()
+		}
+		wg.Wait()
+	}
+	var ask []string
+	for _, w := range live {
+		if record && !w.skipped && !w.isFailed() && w.dstTouched.Load() {
+			ask = append(ask, w.pair.Dst)
+		}
+	}
+	statuses := u.dstStatuses(ctx, ask)
+	for _, w := range live {
+		if record && !w.skipped {
+			u.recordFolder(ctx, w, statuses)
+		}
 		u.report.addFolder(w.report)
 		u.events.FolderDone(u.user, w.report)
-	}()
-	if w.skipped || u.opts.DryRun || u.store == nil {
-		return
 	}
+}
+
+// recordFolder stores a scanned folder's outcome in the state.
+func (u *userRun) recordFolder(ctx context.Context, w *folderWork, statuses map[string]*imap.StatusData) {
 	f := w.prev
 	f.Src, f.Dst = w.pair.Src, w.pair.Dst
 	f.SrcUIDValidity, f.DstUIDValidity = w.srcSel.UIDValidity, w.dstValid
 	f.SrcUIDNext, f.SrcMessages, f.SrcHighestModSeq = 0, 0, 0
 	f.DstUIDNext, f.DstMessages, f.DstHighestModSeq = 0, 0, 0
-	if !w.isFailed() && ctx.Err() == nil {
-		u.deleteExpunged(ctx, w)
-	}
 	failed := w.isFailed()
 	if !failed && ctx.Err() == nil {
-		if st, err := u.dstStatus(ctx, w.pair.Dst); err == nil && st.UIDValidity == w.dstValid {
+		st := statuses[w.pair.Dst]
+		if !w.dstTouched.Load() && w.dstSel != nil {
+			st = &imap.StatusData{UIDValidity: w.dstSel.UIDValidity, UIDNext: w.dstSel.UIDNext, NumMessages: &w.dstSel.NumMessages, HighestModSeq: w.dstSel.HighestModSeq}
+		}
+		if st != nil && st.UIDValidity == w.dstValid {
 			f.SrcUIDNext, f.SrcMessages, f.SrcHighestModSeq = uint32(w.srcSel.UIDNext), w.srcSel.NumMessages, w.srcSel.HighestModSeq
 			f.DstUIDNext, f.DstHighestModSeq = uint32(st.UIDNext), st.HighestModSeq
 			if st.NumMessages != nil {
@@ -485,7 +596,7 @@ func (u *userRun) finishFolder(ctx context.Context, w *folderWork) {
 		return
 	}
 	if !failed {
-		// Cleared without an fsync: the Compact at the end of the run
+		// Cleared without an fsync: the Checkpoint at the end of the run
 		// makes it durable, and a stale intent only costs a look.
 		if err := u.store.PutIntent(w.pair.Src, nil); err != nil {
 			u.folderError(w, fmt.Errorf("state: %w", err))
@@ -493,15 +604,40 @@ func (u *userRun) finishFolder(ctx context.Context, w *folderWork) {
 	}
 }
 
-func (u *userRun) dstStatus(ctx context.Context, name string) (*imap.StatusData, error) {
+// dstStatuses asks STATUS of the named destination folders, pipelined on
+// one connection. A folder whose STATUS failed is missing from the result:
+// it is opened again next run, nothing worse.
+func (u *userRun) dstStatuses(ctx context.Context, names []string) map[string]*imap.StatusData {
+	out := make(map[string]*imap.StatusData, len(names))
+	if len(names) == 0 || ctx.Err() != nil {
+		return out
+	}
 	c, err := u.dst.get(ctx)
 	if err != nil {
-		return nil, err
+		return out
 	}
 	defer c.op()()
-	st, err := c.Status(name, statusOptions(c.Capabilities())).Wait()
-	u.dst.put(c, isConnError(err))
-	return st, err
+	broken := false
+	opts := statusOptions(c.Capabilities())
+	const window = 64 // commands in flight
+	for len(names) > 0 && !broken {
+		n := min(window, len(names))
+		cmds := make([]*imapclient.StatusCommand, n)
+		for i, name := range names[:n] {
+			cmds[i] = c.Status(name, opts)
+		}
+		for i, cmd := range cmds {
+			st, err := cmd.Wait()
+			if err != nil {
+				broken = broken || isConnError(err)
+				continue
+			}
+			out[names[i]] = st
+		}
+		names = names[n:]
+	}
+	u.dst.put(c, broken)
+	return out
 }
 
 // folderError records a folder-level failure after the scan.

@@ -62,6 +62,8 @@ type pool struct {
 	events Events
 	user   string
 
+	warming sync.WaitGroup // warmAppender's dials
+
 	mu     sync.Mutex
 	limit  int
 	open   int
@@ -95,6 +97,31 @@ func (p *pool) getAppender(ctx context.Context) (*appendConn, error) {
 		return nil, err
 	}
 	return c.(*appendConn), nil
+}
+
+// warmAppender dials an APPEND connection in the background when a slot is
+// free, so that a copy starting later finds it logged in. A failure is left
+// for the copy's own dial to meet and report.
+func (p *pool) warmAppender() {
+	p.mu.Lock()
+	ok := p.open < p.limit && p.global.tryAcquire()
+	if ok {
+		p.open++
+	}
+	p.mu.Unlock()
+	if !ok {
+		return
+	}
+	p.warming.Add(1)
+	go func() {
+		defer p.warming.Done()
+		c, err := dialAppender(p.life, p.ep)
+		if err != nil {
+			p.closed()
+			return
+		}
+		p.put(c, false)
+	}()
 }
 
 // take returns an idle connection of the wanted kind or dials one. An idle
@@ -221,6 +248,7 @@ func (p *pool) wake() {
 
 // close logs out of every idle connection.
 func (p *pool) close() {
+	p.warming.Wait()
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil

@@ -45,6 +45,7 @@ func (u *userRun) newAppendStream(ctx context.Context, w *folderWork, run *copyR
 	if err != nil {
 		return nil, err
 	}
+	w.dstTouched.Store(true)
 	s := &appendStream{u: u, ctx: ctx, w: w, run: run, dst: dst,
 		pending: make(chan *appendBatch, 4), waiterDone: make(chan struct{})}
 	go func() {

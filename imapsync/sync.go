@@ -241,23 +241,7 @@ func (u *userRun) run(ctx context.Context) error {
 		u.checkQuota(ctx, total)
 		u.copyAll(ctx, works)
 	}
-	// Finishing a folder costs a STATUS round trip (and --delete's
-	// work): several at once, like the scans.
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, u.opts.Connections)
-	for _, w := range works {
-		if w == nil {
-			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			u.finishFolder(ctx, w)
-		}()
-	}
-	wg.Wait()
+	u.finishAll(ctx, works)
 	sort.Slice(u.report.Folders, func(i, j int) bool { return u.report.Folders[i].Src < u.report.Folders[j].Src })
 	if err := u.overQuotaErr(); err != nil {
 		if u.store != nil {
@@ -347,12 +331,35 @@ func mappingMailbox(name string) mapping.Mailbox {
 	return mapping.Mailbox{Name: name, Messages: -1}
 }
 
-// scanAll scans every folder pair, several at once.
+// scanAll scans every folder pair that STATUS does not prove unchanged,
+// several at once.
 func (u *userRun) scanAll(ctx context.Context, pairs []mapping.Pair, src, dst *serverView) []*folderWork {
 	works := make([]*folderWork, len(pairs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, u.opts.Connections)
+	var todo []int
+	listsInFull, newMail := false, false
 	for i, p := range pairs {
+		if w := u.skipUnchanged(p, src, dst); w != nil {
+			works[i] = w
+			continue
+		}
+		todo = append(todo, i)
+		var prev state.Folder
+		if u.store != nil {
+			prev, _, _ = u.store.FolderInfo(p.Src)
+		}
+		st, ok := src.status[p.Src]
+		listsInFull = listsInFull || prev.SrcHighestModSeq == 0
+		newMail = newMail || !ok || prev.SrcUIDNext == 0 || uint32(st.UIDNext) != prev.SrcUIDNext
+	}
+	if newMail && !u.opts.DryRun {
+		// The copy will want an APPEND connection: its login overlaps the
+		// scan.
+		u.dst.warmAppender()
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, scanWorkers(len(todo), listsInFull, u.opts.Connections))
+	for _, i := range todo {
+		p := pairs[i]
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -368,6 +375,18 @@ func (u *userRun) scanAll(ctx context.Context, pairs []mapping.Pair, src, dst *s
 	}
 	wg.Wait()
 	return works
+}
+
+// scanWorkers is how many folders are scanned at once, each on its own
+// connection pair. A repeat run lists little per folder (CONDSTORE), and
+// on Dovecot one login costs about as much as scanning three such folders,
+// so it gets one connection pair per 16 folders; a folder listed in full
+// (first run, no CONDSTORE) is worth every connection.
+func scanWorkers(folders int, listsInFull bool, connections int) int {
+	if listsInFull {
+		return connections
+	}
+	return max(1, min(connections, (folders+15)/16))
 }
 
 // folderFailed records a folder that could not be synced this run.
