@@ -83,3 +83,15 @@ func BenchmarkReplay(b *testing.B) {
 		must(b, unlockFile(s.lock))
 	}
 }
+
+// BenchmarkOpen measures what a no-op run waits for on a 100,000-message
+// user: Open (load the snapshot), then Close with nothing changed.
+func BenchmarkOpen(b *testing.B) {
+	const n = 100_000
+	dir := benchState(b, n)
+	for b.Loop() {
+		s, err := Open(dir, "bench@example.org")
+		must(b, err)
+		must(b, s.Close())
+	}
+}

@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 )
 
 // A snapshot is JSON lines, written whole to a temporary file and renamed:
@@ -179,13 +181,25 @@ func readSnapshot(path, user string) (*memory, uint64, error) {
 	if string(h.User) != user {
 		return nil, 0, corruptf(path, 1, "snapshot is of user %q, not %q", h.User, user)
 	}
+	chunks := make([]*folderChunk, 0, h.Folders)
 	total := 0
 	for range h.Folders {
-		n, err := m.readFolder(r)
+		c, err := m.readFolderLine(r)
 		if err != nil {
+			// A bad message line before it is the first damage.
+			if perr := parseChunks(path, chunks); perr != nil {
+				return nil, 0, perr
+			}
 			return nil, 0, err
 		}
-		total += n
+		chunks = append(chunks, c)
+		total += c.sf.Messages
+	}
+	if err := parseChunks(path, chunks); err != nil {
+		return nil, 0, err
+	}
+	for _, c := range chunks {
+		m.folders[c.folder.Src] = c.folder
 	}
 	if line, err = r.next(); err != nil {
 		return nil, 0, err
@@ -203,65 +217,128 @@ func readSnapshot(path, user string) (*memory, uint64, error) {
 	return m, h.Gen, nil
 }
 
-// readFolder reads one folder line and its message lines into m and
-// returns the number of messages.
-func (m *memory) readFolder(r *lineReader) (int, error) {
+// folderChunk is one folder of a snapshot between its two passes: the
+// folder line read, its message lines cut out but not yet parsed.
+type folderChunk struct {
+	sf         snapFolder
+	folder     *Folder
+	sets       [][]string // flag sets by number-1, interned
+	dsets      [][]string
+	first      int    // line number of the first message line
+	lines      []byte // the message lines, each ending in a newline
+	err        error
+	errLine    int
+	parseError bool
+}
+
+// readFolderLine reads one folder line and cuts out its message lines.
+func (m *memory) readFolderLine(r *lineReader) (*folderChunk, error) {
 	line, err := r.next()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var sf snapFolder
-	if err := json.Unmarshal(line, &sf); err != nil {
-		return 0, corruptf(r.path, r.n, "folder: %v", err)
+	c := &folderChunk{}
+	sf := &c.sf
+	if err := json.Unmarshal(line, sf); err != nil {
+		return nil, corruptf(r.path, r.n, "folder: %v", err)
 	}
 	if sf.Folder == nil || sf.Folder.Src == "" {
-		return 0, corruptf(r.path, r.n, "folder without source name")
+		return nil, corruptf(r.path, r.n, "folder without source name")
 	}
 	src := string(sf.Folder.Src)
 	if _, dup := m.folders[src]; dup {
-		return 0, corruptf(r.path, r.n, "folder %q twice", src)
+		return nil, corruptf(r.path, r.n, "folder %q twice", src)
 	}
+	m.folders[src] = nil // taken; filled once parsed
 	if sf.Messages < 0 {
-		return 0, corruptf(r.path, r.n, "folder %q: %d messages", src, sf.Messages)
+		return nil, corruptf(r.path, r.n, "folder %q: %d messages", src, sf.Messages)
 	}
 	f := sf.Folder.folder()
 	f.Intent = sf.Folder.Intent.intent()
-	f.Messages = make(map[uint32]Message, min(sf.Messages, len(r.data)/16))
+	c.folder = &f
 	if len(sf.DstFlagSets) != 0 && len(sf.DstFlagSets) != len(sf.FlagSets) {
-		return 0, corruptf(r.path, r.n, "folder %q: %d destination flag sets for %d flag sets", src, len(sf.DstFlagSets), len(sf.FlagSets))
+		return nil, corruptf(r.path, r.n, "folder %q: %d destination flag sets for %d flag sets", src, len(sf.DstFlagSets), len(sf.FlagSets))
 	}
-	sets := make([][]string, len(sf.FlagSets))
-	dsets := make([][]string, len(sf.FlagSets))
+	c.sets = make([][]string, len(sf.FlagSets))
+	c.dsets = make([][]string, len(sf.FlagSets))
 	for i, set := range sf.FlagSets {
-		sets[i] = m.internFlags(strs(set))
+		c.sets[i] = m.internFlags(strs(set))
 		if len(sf.DstFlagSets) > 0 {
-			dsets[i] = m.internFlags(strs(sf.DstFlagSets[i]))
+			c.dsets[i] = m.internFlags(strs(sf.DstFlagSets[i]))
 		}
 	}
+	c.first = r.n + 1
+	start := r.data
+	n := 0
 	for range sf.Messages {
-		if line, err = r.next(); err != nil {
-			return 0, err
+		if _, err := r.next(); err != nil {
+			return nil, err
 		}
+		n = len(start) - len(r.data)
+	}
+	c.lines = start[:n]
+	return c, nil
+}
+
+// parseChunks parses the message lines of every folder, several folders
+// at once (a no-op run waits for the state of a big mailbox); the error
+// reported is the one of the earliest line, as a sequential read would.
+func parseChunks(path string, chunks []*folderChunk) error {
+	work := make(chan *folderChunk, len(chunks))
+	for _, c := range chunks {
+		work <- c
+	}
+	close(work)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(chunks)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				c.parse()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, c := range chunks {
+		if c.err != nil {
+			return corruptf(path, c.errLine, "folder %q: %v", c.folder.Src, c.err)
+		}
+	}
+	return nil
+}
+
+// parse fills c.folder.Messages from c.lines, or sets c.err and c.errLine.
+func (c *folderChunk) parse() {
+	f := c.folder
+	f.Messages = make(map[uint32]Message, c.sf.Messages)
+	data := c.lines
+	for n := c.first; len(data) > 0; n++ {
+		i := bytes.IndexByte(data, '\n')
+		line := data[:i]
+		data = data[i+1:]
 		uid, set, msg, err := parseMsgLine(line)
-		if err != nil {
-			return 0, corruptf(r.path, r.n, "folder %q: message: %v", src, err)
+		switch {
+		case err != nil:
+			c.err = fmt.Errorf("message: %v", err)
+		case uid == 0:
+			c.err = errors.New("source UID 0")
+		case set < 0 || set > len(c.sets):
+			c.err = fmt.Errorf("UID %d: flag set %d of %d", uid, set, len(c.sets))
+		default:
+			if _, dup := f.Messages[uid]; dup {
+				c.err = fmt.Errorf("source UID %d twice", uid)
+			}
 		}
-		if uid == 0 {
-			return 0, corruptf(r.path, r.n, "folder %q: source UID 0", src)
-		}
-		if _, dup := f.Messages[uid]; dup {
-			return 0, corruptf(r.path, r.n, "folder %q: source UID %d twice", src, uid)
-		}
-		if set < 0 || set > len(sets) {
-			return 0, corruptf(r.path, r.n, "folder %q: UID %d: flag set %d of %d", src, uid, set, len(sets))
+		if c.err != nil {
+			c.errLine = n
+			return
 		}
 		if set > 0 {
-			msg.Flags, msg.DstFlags = sets[set-1], dsets[set-1]
+			msg.Flags, msg.DstFlags = c.sets[set-1], c.dsets[set-1]
 		}
 		f.Messages[uid] = msg
 	}
-	m.folders[src] = &f
-	return sf.Messages, nil
 }
 
 // checkVersion accepts only formatVersion.
