@@ -114,7 +114,11 @@ func (w *folderWork) fail() {
 func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstView *serverView) (*folderWork, error) {
 	w := &folderWork{pair: p, report: FolderReport{Src: p.Src, Dst: p.Dst, Created: u.created[p.Dst]}, expunged: map[uint32]uint32{}}
 	if u.store != nil {
-		w.prev, _ = u.store.Folder(p.Src)
+		prev, _, err := u.store.LoadFolder(p.Src)
+		if err != nil {
+			return nil, fmt.Errorf("state: %w", err)
+		}
+		w.prev = prev
 	}
 	src, err := u.src.get(ctx)
 	if err != nil {

@@ -167,6 +167,9 @@ func TestCorruptSnapshot(t *testing.T) {
 		{"flag set out of range", func(b []byte) []byte {
 			return bytes.Replace(b, []byte("[1,1001,1,"), []byte("[1,1001,9,"), 1)
 		}, ErrCorrupt, "line 3: state file is corrupt: folder \"INBOX\": UID 1: flag set 9 of 2"},
+		{"a digit changed (still well-formed)", func(b []byte) []byte {
+			return bytes.Replace(b, []byte("[2,1002,"), []byte("[2,1003,"), 1)
+		}, ErrCorrupt, "line 6: state file is corrupt: snapshot checksum"},
 		{"data after trailer", func(b []byte) []byte {
 			return append(b, "[5,5,0,0,0,\"\",0]\n"...)
 		}, ErrCorrupt, "line 7"},

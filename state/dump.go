@@ -21,6 +21,10 @@ import (
 func (s *Store) Dump(w io.Writer) error {
 	var folders []Folder
 	s.mu.Lock()
+	if err := s.mem.loadAll(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
 	for _, name := range sortedKeys(s.mem.folders) {
 		folders = append(folders, cloneFolder(s.mem.folders[name]))
 	}

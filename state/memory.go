@@ -14,10 +14,47 @@ import (
 type memory struct {
 	folders map[string]*Folder
 	intern  map[string][]string // flag sets by their joined form, shared read-only
+	// lazy holds, by source name, the message lines of folders loaded from a
+	// snapshot whose checksum held, not parsed yet: a run parses only the
+	// folders it touches (a no-op run, none). path names the snapshot in
+	// errors.
+	lazy map[string]*folderChunk
+	path string
 }
 
 func newMemory() *memory {
-	return &memory{folders: map[string]*Folder{}, intern: map[string][]string{}}
+	return &memory{folders: map[string]*Folder{}, intern: map[string][]string{}, lazy: map[string]*folderChunk{}}
+}
+
+// messages makes sure f's pairs are parsed.
+func (m *memory) messages(f *Folder) error {
+	c := m.lazy[f.Src]
+	if c == nil {
+		return nil
+	}
+	delete(m.lazy, f.Src)
+	if c.parse(f); c.err != nil {
+		return corruptf(m.path, c.errLine, "folder %q: %v", f.Src, c.err)
+	}
+	return nil
+}
+
+// loadAll parses every folder still lazy.
+func (m *memory) loadAll() error {
+	for _, name := range sortedKeys(m.lazy) {
+		if err := m.messages(m.folders[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pairCount is the number of pairs of f, parsed or not.
+func (m *memory) pairCount(f *Folder) int {
+	if c := m.lazy[f.Src]; c != nil {
+		return c.sf.Messages
+	}
+	return len(f.Messages)
 }
 
 // internFlags returns a shared, normalized copy of the flag set flags. The
@@ -48,11 +85,14 @@ func isNormFlags(flags []string) bool {
 	return true
 }
 
-// folder returns the folder src or an error naming it.
+// folder returns the folder src, its pairs parsed, or an error naming it.
 func (m *memory) folder(src string) (*Folder, error) {
 	f, ok := m.folders[src]
 	if !ok {
 		return nil, fmt.Errorf("unknown folder %q (PutFolder it first)", src)
+	}
+	if err := m.messages(f); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -80,6 +120,7 @@ func (m *memory) putFolder(meta Folder) {
 // only meaningful with them (UIDNEXTs, counts, modseqs); names and
 // UIDVALIDITYs stay until the engine stores new ones.
 func (m *memory) resetFolder(f *Folder) {
+	delete(m.lazy, f.Src)
 	*f = Folder{
 		Src: f.Src, Dst: f.Dst,
 		SrcUIDValidity: f.SrcUIDValidity, DstUIDValidity: f.DstUIDValidity,
@@ -104,7 +145,7 @@ func (m *memory) setFlags(f *Folder, uid uint32, flags []string) {
 func (m *memory) messageCount() int {
 	n := 0
 	for _, f := range m.folders {
-		n += len(f.Messages)
+		n += m.pairCount(f)
 	}
 	return n
 }

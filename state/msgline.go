@@ -61,108 +61,97 @@ func parseMsgLine(line []byte) (uid uint32, set int, m Message, err error) {
 	return parseMsgSlow(line)
 }
 
-// parseMsgFast accepts exactly what appendMsgLine writes for plain IDs.
-func parseMsgFast(line []byte) (uid uint32, set int, m Message, ok bool) {
-	p := msgScanner{b: line, ok: true}
-	p.expect('[')
-	uid = uint32(p.uint(math.MaxUint32))
-	p.expect(',')
-	m.DstUID = uint32(p.uint(math.MaxUint32))
-	p.expect(',')
-	set = int(p.uint(math.MaxInt32))
-	p.expect(',')
-	m.Size = p.int()
-	p.expect(',')
-	m.Date = p.int()
-	p.expect(',')
-	m.ID = p.str()
-	p.expect(',')
-	switch p.peek() {
-	case '0':
-	case '1':
-		m.DeletedOnDst = true
-	default:
-		p.ok = false
+// parseMsgFast accepts exactly what appendMsgLine writes for plain IDs. It
+// is the bulk of loading a big state, so it works on local indexes.
+func parseMsgFast(b []byte) (uid uint32, set int, m Message, ok bool) {
+	if len(b) < 2 || b[0] != '[' {
+		return
 	}
-	p.i++
-	p.expect(']')
-	return uid, set, m, p.ok && p.i == len(p.b)
-}
-
-// msgScanner is a tiny cursor; any mismatch clears ok and later calls
-// return zero values.
-type msgScanner struct {
-	b  []byte
-	i  int
-	ok bool
-}
-
-func (p *msgScanner) peek() byte {
-	if !p.ok || p.i >= len(p.b) {
-		p.ok = false
-		return 0
-	}
-	return p.b[p.i]
-}
-
-func (p *msgScanner) expect(c byte) {
-	if p.peek() != c {
-		p.ok = false
-	}
-	p.i++
-}
-
-// uint reads a JSON non-negative integer up to max.
-func (p *msgScanner) uint(max uint64) uint64 {
-	start := p.i
+	i := 1
 	var v uint64
-	for p.i < len(p.b) && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
-		v = v*10 + uint64(p.b[p.i]-'0')
-		p.i++
-		if v > max || p.i-start > 19 {
-			p.ok = false
-			return 0
+	var neg bool
+	if v, i, ok = scanUint(b, i, math.MaxUint32); !ok || i >= len(b) || b[i] != ',' {
+		return 0, 0, m, false
+	}
+	uid = uint32(v)
+	if v, i, ok = scanUint(b, i+1, math.MaxUint32); !ok || i >= len(b) || b[i] != ',' {
+		return 0, 0, m, false
+	}
+	m.DstUID = uint32(v)
+	if v, i, ok = scanUint(b, i+1, math.MaxInt32); !ok || i >= len(b) || b[i] != ',' {
+		return 0, 0, m, false
+	}
+	set = int(v)
+	for _, field := range [2]*int64{&m.Size, &m.Date} {
+		i++
+		if neg = i < len(b) && b[i] == '-'; neg {
+			i++
+		}
+		if v, i, ok = scanUint(b, i, math.MaxInt64); !ok || i >= len(b) || b[i] != ',' {
+			return 0, 0, m, false
+		}
+		*field = int64(v)
+		if neg {
+			*field = -*field // -MinInt64 goes the slow way
 		}
 	}
-	n := p.i - start
-	if n == 0 || (n > 1 && p.b[start] == '0') {
-		p.ok = false
-		return 0
+	i++
+	if i >= len(b) || b[i] != '"' {
+		return 0, 0, m, false
 	}
-	return v
-}
-
-// int reads a JSON integer that fits an int64.
-func (p *msgScanner) int() int64 {
-	if p.peek() == '-' {
-		p.i++
-		return -int64(p.uint(math.MaxInt64)) // -MinInt64 goes the slow way
+	i++
+	start := i
+	for i < len(b) && b[i] != '"' {
+		if c := b[i]; c < 0x20 || c == '\\' {
+			return 0, 0, m, false
+		}
+		i++
 	}
-	return int64(p.uint(math.MaxInt64))
-}
-
-// str reads a JSON string without escapes.
-func (p *msgScanner) str() string {
-	p.expect('"')
-	start := p.i
-	for p.ok && p.i < len(p.b) {
-		switch c := p.b[p.i]; {
-		case c == '"':
-			s := p.b[start:p.i]
-			p.i++
-			if !utf8.Valid(s) {
-				p.ok = false
-				return ""
+	if i >= len(b) {
+		return 0, 0, m, false
+	}
+	id := b[start:i]
+	for _, c := range id {
+		if c >= utf8.RuneSelf {
+			if !utf8.Valid(id) {
+				return 0, 0, m, false
 			}
-			return string(s)
-		case c < 0x20 || c == '\\':
-			p.ok = false
-			return ""
+			break
 		}
-		p.i++
 	}
-	p.ok = false
-	return ""
+	m.ID = string(id)
+	// The rest must be exactly `,0]` or `,1]`.
+	rest := b[i+1:]
+	if len(rest) != 3 || rest[0] != ',' || rest[2] != ']' || (rest[1] != '0' && rest[1] != '1') {
+		return 0, 0, m, false
+	}
+	m.DeletedOnDst = rest[1] == '1'
+	return uid, set, m, true
+}
+
+// scanUint reads a JSON non-negative integer up to max at b[i:] and
+// returns it with the index after it.
+func scanUint(b []byte, i int, max uint64) (uint64, int, bool) {
+	start := i
+	var v uint64
+	for ; i < len(b); i++ {
+		c := b[i] - '0'
+		if c > 9 {
+			break
+		}
+		if i-start >= 19 {
+			return 0, i, false
+		}
+		v = v*10 + uint64(c)
+		if v > max {
+			return 0, i, false
+		}
+	}
+	n := i - start
+	if n == 0 || (n > 1 && b[start] == '0') {
+		return 0, i, false
+	}
+	return v, i, true
 }
 
 // parseMsgSlow decodes a message line with encoding/json.

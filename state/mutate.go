@@ -68,6 +68,9 @@ func (s *Store) SetFlags(src string, flags map[uint32][]string) error {
 	if !ok {
 		return s.write(&record{Op: opFlags, Src: text(src)}) // reports the unknown folder
 	}
+	if err := s.mem.messages(f); err != nil {
+		return err
+	}
 	changed := make(map[uint32][]string, len(flags))
 	for uid, fl := range flags {
 		msg, ok := f.Messages[uid]
@@ -93,6 +96,9 @@ func (s *Store) DeleteMessages(src string, srcUIDs []uint32) error {
 	f, ok := s.mem.folders[src]
 	if !ok {
 		return s.write(&record{Op: opDel, Src: text(src)}) // reports the unknown folder
+	}
+	if err := s.mem.messages(f); err != nil {
+		return err
 	}
 	var known []uint32
 	for _, uid := range srcUIDs {

@@ -89,6 +89,7 @@ func (m *memory) mutate(r *record) {
 		return
 	case opRemove:
 		delete(m.folders, string(r.Src))
+		delete(m.lazy, string(r.Src))
 		return
 	}
 	f := m.folders[string(r.Src)]

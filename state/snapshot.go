@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -50,6 +52,15 @@ type snapEnd struct {
 	End      bool `json:"end"`
 	Folders  int  `json:"folders"`
 	Messages int  `json:"messages"`
+	// Sum is the CRC-32C (hex) of every byte before the trailer. When it
+	// holds, the message lines are parsed only when a run needs them.
+	Sum string `json:"sum,omitempty"`
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func checksum(b []byte) string {
+	return fmt.Sprintf("%08x", crc32.Checksum(b, castagnoli))
 }
 
 // writeSnapshot writes m as generation gen to path atomically: temporary
@@ -78,7 +89,9 @@ func writeSnapshot(path, user string, gen uint64, m *memory) error {
 }
 
 func encodeSnapshot(f *os.File, user string, gen uint64, m *memory) error {
-	w := bufio.NewWriterSize(f, 1<<20)
+	out := bufio.NewWriterSize(f, 1<<20)
+	sum := crc32.New(castagnoli)
+	w := io.MultiWriter(out, sum)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	names := sortedKeys(m.folders)
@@ -120,10 +133,11 @@ func encodeSnapshot(f *os.File, user string, gen uint64, m *memory) error {
 		}
 		total += len(uids)
 	}
-	if err := enc.Encode(snapEnd{End: true, Folders: len(names), Messages: total}); err != nil {
+	end := snapEnd{End: true, Folders: len(names), Messages: total, Sum: fmt.Sprintf("%08x", sum.Sum32())}
+	if err := json.NewEncoder(out).Encode(end); err != nil {
 		return err
 	}
-	return w.Flush()
+	return out.Flush()
 }
 
 // lineReader walks the lines of a whole file, all of which must end in a
@@ -160,6 +174,11 @@ func readSnapshot(path, user string) (*memory, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("state %s: %w", path, err)
 	}
+	m.path = path
+	// With a good checksum the message lines are cut out but parsed only
+	// when a run needs them; without one (or a bad one) every line is
+	// parsed now, so that damage is reported with its line.
+	trusted := trustedSnapshot(data)
 	r := &lineReader{path: path, data: data}
 	line, err := r.next()
 	if err != nil {
@@ -195,11 +214,18 @@ func readSnapshot(path, user string) (*memory, uint64, error) {
 		chunks = append(chunks, c)
 		total += c.sf.Messages
 	}
-	if err := parseChunks(path, chunks); err != nil {
-		return nil, 0, err
+	if !trusted {
+		if err := parseChunks(path, chunks); err != nil {
+			return nil, 0, err
+		}
 	}
 	for _, c := range chunks {
 		m.folders[c.folder.Src] = c.folder
+		if trusted && c.sf.Messages > 0 {
+			m.lazy[c.folder.Src] = c
+		} else if trusted {
+			c.folder.Messages = map[uint32]Message{}
+		}
 	}
 	if line, err = r.next(); err != nil {
 		return nil, 0, err
@@ -214,7 +240,24 @@ func readSnapshot(path, user string) (*memory, uint64, error) {
 	if len(r.data) != 0 {
 		return nil, 0, corruptf(path, r.n+1, "data after the snapshot trailer")
 	}
+	if end.Sum != "" && !trusted {
+		return nil, 0, corruptf(path, r.n, "snapshot checksum %s does not match its content", end.Sum)
+	}
 	return m, h.Gen, nil
+}
+
+// trustedSnapshot reports whether data ends in a trailer whose checksum
+// matches everything before it.
+func trustedSnapshot(data []byte) bool {
+	if len(data) < 2 || data[len(data)-1] != '\n' {
+		return false
+	}
+	start := bytes.LastIndexByte(data[:len(data)-1], '\n') + 1
+	var end snapEnd
+	if json.Unmarshal(data[start:len(data)-1], &end) != nil || !end.End || end.Sum == "" {
+		return false
+	}
+	return checksum(data[:start]) == end.Sum
 }
 
 // folderChunk is one folder of a snapshot between its two passes: the
@@ -295,7 +338,7 @@ func parseChunks(path string, chunks []*folderChunk) error {
 		go func() {
 			defer wg.Done()
 			for c := range work {
-				c.parse()
+				c.parse(c.folder)
 			}
 		}()
 	}
@@ -308,9 +351,8 @@ func parseChunks(path string, chunks []*folderChunk) error {
 	return nil
 }
 
-// parse fills c.folder.Messages from c.lines, or sets c.err and c.errLine.
-func (c *folderChunk) parse() {
-	f := c.folder
+// parse fills f.Messages from c.lines, or sets c.err and c.errLine.
+func (c *folderChunk) parse(f *Folder) {
 	f.Messages = make(map[uint32]Message, c.sf.Messages)
 	data := c.lines
 	for n := c.first; len(data) > 0; n++ {

@@ -171,15 +171,27 @@ func (s *Store) Folders() []string {
 	return slices.Sorted(maps.Keys(s.mem.folders))
 }
 
-// Folder returns a deep copy of the folder with source name src.
+// Folder returns a deep copy of the folder with source name src; a folder
+// whose pairs cannot be read (see LoadFolder) is reported missing.
 func (s *Store) Folder(src string) (Folder, bool) {
+	f, ok, err := s.LoadFolder(src)
+	return f, ok && err == nil
+}
+
+// LoadFolder returns a deep copy of the folder with source name src. Its
+// pairs are parsed on first use; the error says where the snapshot is
+// damaged if they cannot be (its checksum makes that all but impossible).
+func (s *Store) LoadFolder(src string) (Folder, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, ok := s.mem.folders[src]
 	if !ok {
-		return Folder{}, false
+		return Folder{}, false, nil
 	}
-	return cloneFolder(f), true
+	if err := s.mem.messages(f); err != nil {
+		return Folder{}, false, err
+	}
+	return cloneFolder(f), true, nil
 }
 
 // FolderInfo returns what the state knows of folder src but its pairs: the
@@ -194,7 +206,7 @@ func (s *Store) FolderInfo(src string) (f Folder, pairs int, ok bool) {
 	}
 	f = m.meta()
 	f.Intent = m.Intent.clone()
-	return f, len(m.Messages), true
+	return f, s.mem.pairCount(m), true
 }
 
 // usable reports why the store cannot take a write, if it cannot.
@@ -308,6 +320,9 @@ func (s *Store) Compact() error {
 // the new snapshot (generation g+1) is durable before the journal is
 // replaced, so the old journal (generation g) is at worst read as stale.
 func (s *Store) compactLocked() error {
+	if err := s.mem.loadAll(); err != nil {
+		return err
+	}
 	gen := s.gen + 1
 	if err := writeSnapshot(s.path, s.user, gen, s.mem); err != nil {
 		return err // the old snapshot and journal are intact

@@ -282,3 +282,39 @@ func TestWriteFailure(t *testing.T) {
 	abandon(t, s)
 	sameState(t, "reopened", all(open(t, dir)), want)
 }
+
+// TestLazyFolders: a snapshot whose checksum holds is loaded without
+// parsing its message lines; each folder's are parsed when first used, and
+// every path that needs them (read, write, replay, compaction) gets them.
+func TestLazyFolders(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	fill(t, s, "INBOX", 5)
+	fill(t, s, "Sent", 3)
+	fill(t, s, "Trash", 2)
+	want := all(s)
+	must(t, s.Close())
+
+	s = open(t, dir)
+	if got := len(s.mem.lazy); got != 3 {
+		t.Fatalf("after Open %d folders wait to be parsed, want 3", got)
+	}
+	if _, pairs, ok := s.FolderInfo("INBOX"); !ok || pairs != 5 {
+		t.Errorf("FolderInfo(INBOX) = %d pairs, %v; want 5 without parsing", pairs, ok)
+	}
+	if _, ok := s.mem.lazy["INBOX"]; !ok {
+		t.Error("FolderInfo parsed the folder's pairs")
+	}
+	f, ok := s.Folder("Sent")
+	if !ok || !reflect.DeepEqual(f, want["Sent"]) {
+		t.Errorf("Folder(Sent) = %+v, want %+v", f, want["Sent"])
+	}
+	must(t, s.DeleteMessages("INBOX", []uint32{1}))
+	must(t, s.ResetFolder("Trash"))
+	if len(s.mem.lazy) != 0 {
+		t.Errorf("still lazy after use: %v", sortedKeys(s.mem.lazy))
+	}
+	want = all(s)
+	must(t, s.Close())
+	sameState(t, "reopened", all(open(t, dir)), want)
+}
