@@ -25,77 +25,112 @@ type copyJob struct {
 
 const copyAttempts = 4
 
-// copyAll records the intent of every folder, then copies all jobs with
-// Connections workers.
-func (u *userRun) copyAll(ctx context.Context, works []*folderWork) {
-	defer func() {
-		for _, w := range works {
-			if w != nil {
-				u.dropBodies(w)
-			}
-		}
-	}()
-	var perFolder [][]copyJob
-	for _, w := range works {
-		if w == nil || len(w.toCopy) == 0 {
-			continue
-		}
-		u.dropTooBig(w)
-		if len(w.toCopy) == 0 {
-			continue
-		}
-		if u.store != nil {
-			in := &state.Intent{SrcUIDs: w.toCopy, DstUIDNext: w.dstUIDNext, DstUIDValidity: w.dstValid}
-			if err := u.store.PutIntent(w.pair.Src, in); err != nil {
-				u.folderError(w, fmt.Errorf("state: %w", err))
-				continue
-			}
-		}
-		var chunks []copyJob
-		for i := 0; i < len(w.toCopy); i += u.opts.ChunkMessages {
-			end := min(i+u.opts.ChunkMessages, len(w.toCopy))
-			chunks = append(chunks, copyJob{w: w, uids: w.toCopy[i:end]})
-		}
-		perFolder = append(perFolder, chunks)
+// copier copies folders while others are still being scanned: a folder's
+// jobs are queued as soon as its scan is done. Workers start as the queued
+// work grows (each costs a login on both servers), up to Connections.
+type copier struct {
+	u     *userRun
+	ctx   context.Context
+	quota sync.Once // GETQUOTAROOT, by the first worker before its first job
+
+	mu      sync.Mutex
+	wake    chan struct{} // closed and replaced when jobs are queued or the copier closes
+	queue   []copyJob
+	closed  bool
+	works   []*folderWork
+	msgs    int
+	bytes   int64
+	workers int
+	wg      sync.WaitGroup
+}
+
+func (u *userRun) newCopier(ctx context.Context) *copier {
+	return &copier{u: u, ctx: ctx, wake: make(chan struct{})}
+}
+
+// add queues the copy of w once its intent is durable. The scan calls it
+// as it finishes a folder; it never waits for a copy, since the scan holds
+// connections a copy may need.
+func (c *copier) add(w *folderWork) {
+	u := c.u
+	if len(w.toCopy) == 0 {
+		return
 	}
-	jobs := interleave(perFolder)
-	// Every intent is durable before the first APPEND: one fsync for all.
-	if u.store != nil && len(jobs) > 0 {
+	u.dropTooBig(w)
+	if len(w.toCopy) == 0 {
+		return
+	}
+	if u.store != nil {
+		in := &state.Intent{SrcUIDs: w.toCopy, DstUIDNext: w.dstUIDNext, DstUIDValidity: w.dstValid}
+		if err := u.store.PutIntent(w.pair.Src, in); err != nil {
+			u.folderError(w, fmt.Errorf("state: %w", err))
+			return
+		}
+		// The intent is durable before the folder's first APPEND.
 		if err := u.store.Sync(); err != nil {
-			u.events.Logf(u.user, "state: %v; nothing is copied this run", err)
-			for _, w := range works {
-				if w != nil && len(w.toCopy) > 0 {
-					u.folderError(w, fmt.Errorf("state: %w", err))
-				}
-			}
+			u.folderError(w, fmt.Errorf("state: %w; nothing is copied in this folder this run", err))
 			return
 		}
 	}
-	ch := make(chan copyJob)
-	var wg sync.WaitGroup
-	for range copyWorkers(u.opts.Connections, works) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for job := range ch {
-				u.copyChunk(ctx, job)
-			}
-		}()
+	var jobs []copyJob
+	for i := 0; i < len(w.toCopy); i += u.opts.ChunkMessages {
+		end := min(i+u.opts.ChunkMessages, len(w.toCopy))
+		jobs = append(jobs, copyJob{w: w, uids: w.toCopy[i:end]})
 	}
-	for _, j := range jobs {
-		select {
-		case ch <- j:
-		case <-ctx.Done():
+	bytes := w.copyBytes()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.works = append(c.works, w)
+	c.queue = append(c.queue, jobs...)
+	c.msgs += len(w.toCopy)
+	c.bytes += bytes
+	for want := copyWorkers(u.opts.Connections, c.msgs, c.bytes); c.workers < want; c.workers++ {
+		c.wg.Add(1)
+		go c.work()
+	}
+	close(c.wake)
+	c.wake = make(chan struct{})
+	u.planQuota(bytes)
+}
+
+// work copies queued jobs until the copier is closed and the queue empty.
+func (c *copier) work() {
+	defer c.wg.Done()
+	c.quota.Do(func() { c.u.fetchQuota(c.ctx) })
+	for {
+		c.mu.Lock()
+		if len(c.queue) > 0 {
+			job := c.queue[0]
+			c.queue = c.queue[1:]
+			c.mu.Unlock()
+			c.u.copyChunk(c.ctx, job)
+			continue
+		}
+		closed, wake := c.closed, c.wake
+		c.mu.Unlock()
+		if closed {
+			return
+		}
+		<-wake
+	}
+}
+
+// finish waits for every queued job, then settles the APPENDs whose answer
+// a broken connection took away.
+func (c *copier) finish() {
+	c.mu.Lock()
+	c.closed = true
+	close(c.wake)
+	c.wake = make(chan struct{})
+	c.mu.Unlock()
+	c.wg.Wait()
+	u := c.u
+	for _, w := range c.works {
+		if c.ctx.Err() == nil {
+			u.resolveUncertain(c.ctx, w)
 		}
 	}
-	close(ch)
-	wg.Wait()
-	for _, w := range works {
-		if w != nil && ctx.Err() == nil {
-			u.resolveUncertain(ctx, w)
-		}
-	}
-	if u.store != nil {
+	if u.store != nil && len(c.works) > 0 {
 		if err := u.store.Sync(); err != nil {
 			u.events.Logf(u.user, "state: %v", err)
 		}
@@ -105,15 +140,7 @@ func (u *userRun) copyAll(ctx context.Context, works []*folderWork) {
 // copyWorkers is how many connection pairs a copy deserves: each costs a
 // login on both servers (on Dovecot, a process each), which a handful of
 // new messages does not repay.
-func copyWorkers(connections int, works []*folderWork) int {
-	var msgs int
-	var bytes int64
-	for _, w := range works {
-		if w != nil {
-			msgs += len(w.toCopy)
-			bytes += w.copyBytes()
-		}
-	}
+func copyWorkers(connections, msgs int, bytes int64) int {
 	n := 1 + msgs/200 + int(bytes/(16<<20))
 	return max(1, min(n, connections))
 }
@@ -485,23 +512,4 @@ func (s *sourceReader) discard() bool {
 		io.Copy(io.Discard, s)
 	}
 	return s.err == nil
-}
-
-// interleave orders the jobs round-robin over the folders, so that the
-// connections append to different folders at once: several writers in one
-// folder make the destination server contend for that folder's locks.
-func interleave(perFolder [][]copyJob) []copyJob {
-	var out []copyJob
-	for i := 0; ; i++ {
-		added := false
-		for _, chunks := range perFolder {
-			if i < len(chunks) {
-				out = append(out, chunks[i])
-				added = true
-			}
-		}
-		if !added {
-			return out
-		}
-	}
 }

@@ -54,11 +54,21 @@ func discover(c *Conn) (*serverView, error) {
 		nsCmd = c.Namespace()
 	}
 	listCmd := c.List("", "*", opts)
+	// LIST is read at once: the library's reader stalls on unread LIST
+	// data, which would hold back NAMESPACE's answer on a server that runs
+	// both side by side.
+	var list []*imap.ListData
+	var listErr error
+	listed := make(chan struct{})
+	go func() {
+		defer close(listed)
+		list, listErr = listCmd.Collect()
+	}()
 	haveNS := false
 	if nsCmd != nil {
 		ns, err := nsCmd.Wait()
 		if err != nil {
-			listCmd.Collect()
+			<-listed
 			return nil, fmt.Errorf("NAMESPACE: %w", err)
 		}
 		if len(ns.Personal) > 0 {
@@ -67,9 +77,9 @@ func discover(c *Conn) (*serverView, error) {
 			haveNS = true
 		}
 	}
-	list, err := listCmd.Collect()
-	if err != nil {
-		return nil, fmt.Errorf("LIST: %w", err)
+	<-listed
+	if listErr != nil {
+		return nil, fmt.Errorf("LIST: %w", listErr)
 	}
 	for _, l := range list {
 		mb := mapping.Mailbox{Name: l.Mailbox, Delim: l.Delim, Messages: -1, Subscribed: !v.subscriptionsKnown}

@@ -77,10 +77,21 @@ func (l *listing) openAndList(name string, rw bool, validity uint32) ([]msgMeta,
 	}
 	searchCmd := l.c.UIDSearch(&imap.SearchCriteria{}, searchOpts)
 	fetchCmd := l.c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true, ChangedSince: l.modseq})
+	// The FETCH answers are read at once: a server may run the pipelined
+	// commands side by side (Dovecot does), and the library's reader
+	// stalls on unread FETCH data, which would hold back SELECT's and
+	// SEARCH's own answers.
+	var changed []msgMeta
+	var fetchErr error
+	fetched := make(chan struct{})
+	go func() {
+		defer close(fetched)
+		changed, fetchErr = collectMeta(fetchCmd)
+	}()
 	sel, selErr := selCmd.Wait()
 	l.c.setSelected(name, selErr)
 	search, searchErr := searchCmd.Wait()
-	changed, fetchErr := collectMeta(fetchCmd)
+	<-fetched
 	done()
 	if selErr != nil {
 		return nil, &openError{err: selErr}

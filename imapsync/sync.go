@@ -80,6 +80,7 @@ type userRun struct {
 	// created holds the destination folders this run created.
 	created map[string]bool
 	appends atomic.Int64 // APPENDs sent, for Options.CrashAfterAppends
+	quota   quotaWatch
 	// prefetched is the size of the message bodies scans have read ahead
 	// of the copy (prefetch.go).
 	prefetched atomic.Int64
@@ -160,8 +161,16 @@ func (u *userRun) run(ctx context.Context) error {
 	}()
 	u.src = newPool(ctx, u.opts.Src, u.opts.Connections, u.opts.SrcLimiter, u.user, u.events)
 	u.dst = newPool(ctx, u.opts.Dst, u.opts.Connections, u.opts.DstLimiter, u.user, u.events)
-	defer u.src.close()
-	defer u.dst.close()
+	defer func() {
+		// Both sides say goodbye at once.
+		done := make(chan struct{})
+		go func() {
+			u.src.close()
+			close(done)
+		}()
+		u.dst.close()
+		<-done
+	}()
 
 	// Discover both sides at once on the first connection of each.
 	var srcView, dstView *serverView
@@ -222,10 +231,19 @@ func (u *userRun) run(ctx context.Context) error {
 	}
 	u.dst.put(dstCtl, false)
 
-	works := u.scanAll(ctx, pairs, srcView, dstView)
-	if ctx.Err() != nil {
-		return ctx.Err()
+	// The copy of a folder starts as soon as its scan is done.
+	var cp *copier
+	if !u.opts.DryRun {
+		cp = u.newCopier(ctx)
 	}
+	works := u.scanAll(ctx, pairs, srcView, dstView, cp)
+	defer func() {
+		for _, w := range works {
+			if w != nil {
+				u.dropBodies(w)
+			}
+		}
+	}()
 	var fp []FolderPlan
 	for _, w := range works {
 		if w != nil && len(w.toCopy) > 0 {
@@ -233,13 +251,11 @@ func (u *userRun) run(ctx context.Context) error {
 		}
 	}
 	u.events.Plan(u.user, fp)
-	if !u.opts.DryRun {
-		var total int64
-		for _, f := range fp {
-			total += f.Bytes
-		}
-		u.checkQuota(ctx, total)
-		u.copyAll(ctx, works)
+	if cp != nil {
+		cp.finish()
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	u.finishAll(ctx, works)
 	sort.Slice(u.report.Folders, func(i, j int) bool { return u.report.Folders[i].Src < u.report.Folders[j].Src })
@@ -333,7 +349,7 @@ func mappingMailbox(name string) mapping.Mailbox {
 
 // scanAll scans every folder pair that STATUS does not prove unchanged,
 // several at once.
-func (u *userRun) scanAll(ctx context.Context, pairs []mapping.Pair, src, dst *serverView) []*folderWork {
+func (u *userRun) scanAll(ctx context.Context, pairs []mapping.Pair, src, dst *serverView, cp *copier) []*folderWork {
 	works := make([]*folderWork, len(pairs))
 	var todo []int
 	listsInFull, newMail := false, false
@@ -371,6 +387,9 @@ func (u *userRun) scanAll(ctx context.Context, pairs []mapping.Pair, src, dst *s
 				return
 			}
 			works[i] = w
+			if cp != nil {
+				cp.add(w)
+			}
 		}()
 	}
 	wg.Wait()

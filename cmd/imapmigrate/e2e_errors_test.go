@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -282,3 +283,53 @@ func replaceFlag(args []string, flag, value string) []string {
 }
 
 var _ = imap.FlagSeen
+
+// TestDestinationQuota: a destination mailbox too small for the source.
+// The run warns before copying (GETQUOTAROOT against the size to copy),
+// stops the user at the first [OVERQUOTA] with one clear error instead of a
+// failure per message, exits non-zero, and what it did copy is byte-equal
+// to the source with nothing twice, also after a second run.
+func TestDestinationQuota(t *testing.T) {
+	old, neu, _ := smallPair(t, testserver.DovecotOptions{QuotaKB: 300})
+	c := old.Dial(t, "alice")
+	var big []testserver.Msg
+	for i := range 24 {
+		body := fmt.Appendf(nil, "From: a@example.org\r\nSubject: quota %d\r\nMessage-ID: <quota%d@example.org>\r\n\r\n", i, i)
+		body = append(body, bigMessage(40<<10)...)
+		big = append(big, testserver.Msg{Body: body, Date: time.Date(2024, 3, 1, 10, i, 0, 0, time.UTC)})
+	}
+	testserver.Fill(t, c, "INBOX.Big", big)
+	c.Close()
+
+	stateDir := t.TempDir()
+	args := pairArgs(old, neu, "alice", stateDir)
+	for run := 1; run <= 2; run++ {
+		r := runTool(t, pairEnv(old, neu), args...)
+		if r.code == 0 {
+			t.Fatalf("run %d: exit 0 with a full destination\n%v", run, r)
+		}
+		if run == 1 && !strings.Contains(r.stderr, "warning: destination quota") {
+			t.Errorf("run %d: no quota warning before the copy\n%v", run, r)
+		}
+		if !strings.Contains(r.stderr+r.stdout, "over quota") {
+			t.Errorf("run %d: no over-quota error\n%v", run, r)
+		}
+		if r.report == nil || len(r.report.Failures) > 5 {
+			t.Errorf("run %d: want the user stopped with few failures, not one per message: %+v", run, r.report)
+		}
+		src, dst := old.Dial(t, "alice"), neu.Dial(t, "alice")
+		for _, f := range [][2]string{{"INBOX", "INBOX"}, {"INBOX.Work", "Work"}, {"INBOX.Big", "Big"}} {
+			want := map[string]int{}
+			for _, m := range mailboxRecords(t, src, f[0]) {
+				want[m.sha]++
+			}
+			for _, m := range mailboxRecords(t, dst, f[1]) {
+				if want[m.sha]--; want[m.sha] < 0 {
+					t.Errorf("run %d: %s on the destination holds a message the source does not, or one twice (sha %s)", run, f[1], m.sha)
+				}
+			}
+		}
+		src.Close()
+		dst.Close()
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,7 +13,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -54,6 +57,9 @@ type result struct {
 func (r result) String() string {
 	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.code, r.stdout, r.stderr)
 }
+
+// toolTimeout bounds one run of the binary in a test.
+const toolTimeout = 4 * time.Minute
 
 // runTool runs the binary with args; env adds variables (passwords).
 func runTool(t *testing.T, env map[string]string, args ...string) result {
@@ -205,7 +211,14 @@ func readBatchReport(t *testing.T, r result) *imapsync.BatchReport {
 // output and exit code.
 func execTool(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	// A run that hangs is stopped with SIGQUIT, on which Go prints every
+	// goroutine's stack: the test fails with it instead of at go test's
+	// timeout without a clue.
+	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(os.Environ(), "IMAPMIGRATE_SRC_PASSWORD=", "IMAPMIGRATE_DST_PASSWORD=")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -213,6 +226,9 @@ func execTool(t *testing.T, env map[string]string, args ...string) result {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("imapmigrate %v still ran after %v; its goroutines:\n%s", args, toolTimeout, errb.String())
+	}
 	r := result{stdout: out.String(), stderr: errb.String()}
 	var ee *exec.ExitError
 	switch {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -770,5 +771,43 @@ func TestLostStateAdoptsEverything(t *testing.T) {
 	rep = rpSync(t, "the run after", env, args...)
 	if rep.Copied != 0 || rep.Adopted != 0 || rep.Existing != total {
 		t.Errorf("the run after: copied %d, adopted %d, existing %d; want 0, 0, %d", rep.Copied, rep.Adopted, rep.Existing, total)
+	}
+}
+
+// TestManyChangesInOneFolder: a repeat run where one folder has more changed
+// and new messages than the IMAP library buffers (128 FETCH answers): the
+// pipelined SELECT, UID SEARCH and FETCH CHANGEDSINCE must read them while
+// waiting for the others (Dovecot runs them side by side). Everything ends
+// equal, flags included, and a third run copies nothing.
+func TestManyChangesInOneFolder(t *testing.T) {
+	old, neu, _ := smallPair(t, testserver.DovecotOptions{})
+	c := old.Dial(t, "alice")
+	testserver.Fill(t, c, "INBOX.Big", testserver.SyntheticMessages(11, 400))
+	stateDir := t.TempDir()
+	args := pairArgs(old, neu, "alice", stateDir)
+	if r := runTool(t, pairEnv(old, neu), args...); r.code != 0 {
+		t.Fatalf("first run: %v", r)
+	}
+	if _, err := c.Select("INBOX.Big", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Store(imap.SeqSet{{Start: 1, Stop: 300}}, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged, "$Work"}}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	testserver.Fill(t, c, "INBOX.Big", testserver.SyntheticMessages(12, 200))
+	c.Close()
+	r := runTool(t, pairEnv(old, neu), args...)
+	if r.code != 0 || r.report.Copied != 200 {
+		t.Fatalf("second run: want 200 copied, exit 0\n%v", r)
+	}
+	src, dst := old.Dial(t, "alice"), neu.Dial(t, "alice")
+	defer src.Close()
+	defer dst.Close()
+	want, got := mailboxRecords(t, src, "INBOX.Big"), mailboxRecords(t, dst, "Big")
+	if !slices.Equal(got, want) {
+		t.Errorf("Big differs from the source after the second run: %d vs %d messages", len(got), len(want))
+	}
+	if r := runTool(t, pairEnv(old, neu), args...); r.code != 0 || r.report.Copied != 0 {
+		t.Fatalf("third run: want nothing copied\n%v", r)
 	}
 }

@@ -26,6 +26,9 @@ type progress struct {
 	folders map[string]*pb.ProgressBar
 	msgs    int
 	planned int
+	// early holds bytes copied before the bars existed (the copy of a
+	// folder starts while others are still being scanned), by bar key.
+	early map[string]int64
 	// batch mode: a bar per running user instead of per folder.
 	users, usersDone int
 }
@@ -86,6 +89,8 @@ func (p *progress) Plan(user string, folders []imapsync.FolderPlan) {
 			p.total.AddTotal(bytes)
 			b := newBar(fmt.Sprintf("%-24.24s", user), bytes)
 			b.Set("suffix", fmt.Sprintf("%d msgs", msgs))
+			b.Add64(p.early[user])
+			delete(p.early, user)
 			p.folders[user] = b
 			p.pool.Add(b)
 		} else if !p.quiet && msgs > 0 {
@@ -100,14 +105,17 @@ func (p *progress) Plan(user string, folders []imapsync.FolderPlan) {
 		return
 	}
 	p.total = newBar(fmt.Sprintf("%-24.24s", "total"), bytes)
-	p.total.Set("suffix", fmt.Sprintf("0/%d msgs", p.planned))
+	p.total.Set("suffix", fmt.Sprintf("%d/%d msgs", p.msgs, p.planned))
 	p.pool.Add(p.total)
 	for _, f := range folders {
 		b := newBar(fmt.Sprintf("%-24.24s", f.Src), f.Bytes)
 		b.Set("suffix", fmt.Sprintf("%d msgs", f.Messages))
+		b.Add64(p.early[f.Src])
+		p.total.Add64(p.early[f.Src])
 		p.folders[f.Src] = b
 		p.pool.Add(b)
 	}
+	p.early = nil
 	p.pool.Start()
 }
 
@@ -127,6 +135,11 @@ func (p *progress) Copied(user, folder string, bytes int64) {
 	}
 	if b := p.folders[key]; b != nil {
 		b.Add64(bytes)
+	} else if p.pool != nil {
+		if p.early == nil {
+			p.early = map[string]int64{}
+		}
+		p.early[key] += bytes
 	}
 }
 

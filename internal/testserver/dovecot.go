@@ -59,6 +59,10 @@ type DovecotOptions struct {
 	MaxMailSize int64
 	// MaxUserIPConnections sets mail_max_userip_connections (0: Dovecot's default, 10).
 	MaxUserIPConnections int
+	// QuotaKB > 0 gives every user a storage quota of this many KiB (quota plugin, count
+	// backend, with IMAP QUOTA): GETQUOTAROOT answers it and an APPEND over it gets
+	// "NO [OVERQUOTA] Quota exceeded".
+	QuotaKB int64
 }
 
 // Dovecot is a running Dovecot instance; StartDovecot stops it when the test ends.
@@ -221,17 +225,22 @@ service imap-login {
 }
 `, d.Dir, d.Dir, d.tlsPort)
 	}
-	if d.opts.MaxMailSize > 0 {
-		fmt.Fprintf(&b, `mail_plugins = $mail_plugins quota
+	if d.opts.MaxMailSize > 0 || d.opts.QuotaKB > 0 {
+		b.WriteString(`mail_plugins = $mail_plugins quota
 protocol imap {
   mail_plugins = $mail_plugins imap_quota
 }
 plugin {
   quota = count:User quota
   quota_vsizes = yes
-  quota_max_mail_size = %dB
-}
-`, d.opts.MaxMailSize)
+`)
+		if d.opts.MaxMailSize > 0 {
+			fmt.Fprintf(&b, "  quota_max_mail_size = %dB\n", d.opts.MaxMailSize)
+		}
+		if d.opts.QuotaKB > 0 {
+			fmt.Fprintf(&b, "  quota_rule = *:storage=%dk\n", d.opts.QuotaKB)
+		}
+		b.WriteString("}\n")
 	}
 	if d.opts.MaxUserIPConnections > 0 {
 		fmt.Fprintf(&b, "protocol imap {\n  mail_max_userip_connections = %d\n}\n", d.opts.MaxUserIPConnections)
