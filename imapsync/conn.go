@@ -172,10 +172,12 @@ func Dial(ctx context.Context, ep Endpoint) (*Conn, error) {
 		conn.Close()
 		return nil, err
 	}
-	caps, err := c.Capability().Wait()
-	if err != nil {
+	// Most servers send their capabilities in the login's OK (the library
+	// keeps them); only the others are asked with a CAPABILITY command.
+	caps := c.Caps()
+	if caps == nil {
 		conn.Close()
-		return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: fmt.Errorf("CAPABILITY: %w", err)}
+		return nil, &ConnectError{Side: ep.Side, Addr: addr, Err: errors.New("CAPABILITY: no answer")}
 	}
 	conn.caps = caps
 	raw.busy(-1)

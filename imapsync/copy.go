@@ -37,6 +37,7 @@ type copier struct {
 	wake    chan struct{} // closed and replaced when jobs are queued or the copier closes
 	queue   []copyJob
 	closed  bool
+	held    bool // no worker starts before release
 	works   []*folderWork
 	msgs    int
 	bytes   int64
@@ -84,13 +85,39 @@ func (c *copier) add(w *folderWork) {
 	c.queue = append(c.queue, jobs...)
 	c.msgs += len(w.toCopy)
 	c.bytes += bytes
-	for want := copyWorkers(u.opts.Connections, c.msgs, c.bytes); c.workers < want; c.workers++ {
+	c.startWorkers()
+	u.planQuota(bytes)
+}
+
+// hold keeps the queued jobs back until release: when the scan takes every
+// connection, a copy squeezed in between would make the pool swap
+// connections of one kind for the other (a logout and a login each).
+func (c *copier) hold() {
+	c.mu.Lock()
+	c.held = true
+	c.mu.Unlock()
+}
+
+// release lets the held jobs go.
+func (c *copier) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.held = false
+	c.startWorkers()
+}
+
+// startWorkers starts as many workers as the queued work deserves and
+// wakes the idle ones; c.mu is held.
+func (c *copier) startWorkers() {
+	if c.held {
+		return
+	}
+	for want := copyWorkers(c.u.opts.Connections, c.msgs, c.bytes); c.msgs > 0 && c.workers < want; c.workers++ {
 		c.wg.Add(1)
 		go c.work()
 	}
 	close(c.wake)
 	c.wake = make(chan struct{})
-	u.planQuota(bytes)
 }
 
 // work copies queued jobs until the copier is closed and the queue empty.
@@ -120,8 +147,8 @@ func (c *copier) work() {
 func (c *copier) finish() {
 	c.mu.Lock()
 	c.closed = true
-	close(c.wake)
-	c.wake = make(chan struct{})
+	c.held = false
+	c.startWorkers()
 	c.mu.Unlock()
 	c.wg.Wait()
 	u := c.u

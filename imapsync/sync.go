@@ -252,6 +252,7 @@ func (u *userRun) run(ctx context.Context) error {
 	}
 	u.events.Plan(u.user, fp)
 	if cp != nil {
+		cp.release()
 		cp.finish()
 	}
 	if ctx.Err() != nil {
@@ -372,8 +373,12 @@ func (u *userRun) scanAll(ctx context.Context, pairs []mapping.Pair, src, dst *s
 		// scan.
 		u.dst.warmAppender()
 	}
+	workers := scanWorkers(len(todo), listsInFull, u.opts.Connections)
+	if cp != nil && workers >= u.opts.Connections {
+		cp.hold()
+	}
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, scanWorkers(len(todo), listsInFull, u.opts.Connections))
+	sem := make(chan struct{}, workers)
 	for _, i := range todo {
 		p := pairs[i]
 		wg.Add(1)

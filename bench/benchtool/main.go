@@ -8,6 +8,7 @@
 //	benchtool hash     -addr HOST:PORT -user U -out FILE [-conns 4]
 //	benchtool compare  -want FILE -got FILE [-details FILE]
 //	benchtool change   -addr HOST:PORT -user U [-seed S] [-new 100] [-flags 100]
+//	benchtool touch    -addr HOST:PORT -user U
 //	benchtool cpu      PID
 //
 // It uses only the standard library and go-imap, like the rest of the module; it is not part of
@@ -43,6 +44,8 @@ func main() {
 		err = cmdCompare(args)
 	case "change":
 		err = cmdChange(args)
+	case "touch":
+		err = cmdTouch(args)
 	case "cpu":
 		err = cmdCPU(args)
 	default:
@@ -55,7 +58,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchtool gen|freeport|wait|hash|compare|change|cpu [flags]")
+	fmt.Fprintln(os.Stderr, "usage: benchtool gen|freeport|wait|hash|compare|change|touch|cpu [flags]")
 	os.Exit(2)
 }
 
