@@ -12,6 +12,7 @@
 #   BENCH_SEED      seed of the data set (default 1); the same seed gives the same bytes
 #   BENCH_REPEAT    first copies per tool, each into its own empty user (default 3); the table
 #                   shows the median and the range
+#   BENCH_NOOP_REPEAT  no-op re-runs per tool (default 5); the table shows the median and the range
 #   BENCH_TOOLS     which tools to run, in order (default "imapmigrate mbsync dsync")
 #   BENCH_IMAPMIGRATE_ARGS  extra arguments for every imapmigrate sync (e.g. "--connections 8")
 #   BENCH_IDLE_WAIT seconds to wait, before each run, for the rest of the machine to go quiet
@@ -31,6 +32,7 @@ MESSAGES=${BENCH_MESSAGES:-10000}
 CHANGE=$(( MESSAGES / 100 > 100 ? MESSAGES / 100 : 100 ))
 SEED=${BENCH_SEED:-1}
 REPEAT=${BENCH_REPEAT:-3}
+NOOP_REPEAT=${BENCH_NOOP_REPEAT:-5}
 TOOLS=${BENCH_TOOLS:-imapmigrate mbsync dsync}
 IM_ARGS=${BENCH_IMAPMIGRATE_ARGS:-}
 MASTER=admin MASTERPW=masterpw
@@ -212,7 +214,7 @@ measure() {
 		-v u="${user:-0}" -v s="${sys:-0}" -v rss="${rss:-0}" -v s0="$s0" -v s1="$s1" -v d0="$d0" -v d1="$d1" -v rc="$rc" \
 		-v b0="$b0" -v b1="$b1" \
 		'BEGIN{o = (b1-b0) - (u+s) - (s1-s0) - (d1-d0); if (o < 0) o = 0;
-		printf "%s\t%s\t%.2f\t%d\t%.1f\t%.2f\t%.0f\t%.2f\t%.2f\t%d\t%.2f\n", tool, run, t1-t0, m, b/1e6, u+s, rss/1024, s1-s0, d1-d0, rc, o}' \
+		printf "%s\t%s\t%.3f\t%d\t%.1f\t%.2f\t%.0f\t%.2f\t%.2f\t%d\t%.2f\n", tool, run, t1-t0, m, b/1e6, u+s, rss/1024, s1-s0, d1-d0, rc, o}' \
 		>"$TMP/rows/$key"
 	if [ $rc -ne 0 ]; then
 		log "$tool: $run exited with status $rc; the end of its output:"
@@ -354,12 +356,16 @@ touch_users() {
 	"$BT" touch -addr "127.0.0.1:$NEWPORT" -user "$2" >>"$TMP/logs/touch.log" 2>&1 || die "touch $2 failed: $(tail -1 "$TMP/logs/touch.log")"
 }
 
-REP=1 REPEAT_LABEL=
-for tool in $TOOLS; do
-	touch_users alice "alice_$tool"
-	run_tool "$tool" noop 0 0 alice "alice_$tool"
-	check "$tool" noop "$TMP/src0.json" "alice_$tool"
+# No-op runs, NOOP_REPEAT times, the tools taking turns; the first of each is checked.
+for REP in $(seq 1 "$NOOP_REPEAT"); do
+	REPEAT_LABEL=" ($REP of $NOOP_REPEAT)"
+	for tool in $TOOLS; do
+		touch_users alice "alice_$tool"
+		run_tool "$tool" noop 0 0 alice "alice_$tool"
+		[ "$REP" = 1 ] && check "$tool" noop "$TMP/src0.json" "alice_$tool"
+	done
 done
+REP=1 REPEAT_LABEL=
 
 log "changing 1% of the source: 100 new messages, flags of 100 others"
 "$BT" change -addr "127.0.0.1:$OLDPORT" -user alice -seed "$SEED" -new "$CHANGE" -flags "$CHANGE" >"$TMP/logs/change.log" 2>&1 ||
@@ -454,19 +460,23 @@ mkdir -p "$(dirname "$OUT")"
 				{ row[NR] = $0; w[NR] = $3; bad += ($10 != 0) }
 				END {
 					split(row[int((NR+1)/2)], f, "\t");
-					range = (NR > 1) ? sprintf("%.2f-%.2f", w[1], w[NR]) : "";
+					# Runs under a second get milliseconds.
+					fmt = (w[NR] < 1) ? "%.3f" : "%.2f";
+					range = (NR > 1) ? sprintf(fmt "-" fmt, w[1], w[NR]) : "";
+					wall = sprintf((f[3] < 1) ? "%7.3f" : "%7.2f", f[3]);
 					rate = (f[4] > 0 && f[3] > 0) ? sprintf("%.0f", f[4]/f[3]) : "-";
 					mbs = (f[4] > 0 && f[3] > 0) ? sprintf("%.1f", f[5]/f[3]) : "-";
 					st = bad ? sprintf(" EXIT %d (%d of %d runs)", f[10], bad, NR) : "";
-					printf "%-14s %-6s %7.2f %-11s %6d %6.1f %7s %6s %6.2f %6d %8.2f %8.2f %7.2f  %s%s\n", f[1], f[2], f[3], range, f[4], f[5], rate, mbs, f[6], f[7], f[8], f[9], f[11], chk, st }'
+					printf "%-14s %-6s %7s %-11s %6d %6.1f %7s %6s %6.2f %6d %8.2f %8.2f %7.2f  %s%s\n", f[1], f[2], wall, range, f[4], f[5], rate, mbs, f[6], f[7], f[8], f[9], f[11], chk, st }'
 		done
 	done
 	echo
 	echo "runs: first = first copy into an empty user; noop = the same again with nothing changed; 1pct = after"
 	echo "  the 1% change; tiny = 300 small messages (user tiny); big = one 20 MB and one 50 MB message (user big)."
 	echo "  imapmigrate-cN: imapmigrate's first copy with --connections N."
-	echo "first: $REPEAT runs per tool, each into its own empty user; the row is the median run by wall time,"
-	echo "  (range) the fastest and slowest."
+	echo "first: $REPEAT runs per tool, each into its own empty user; noop: $NOOP_REPEAT runs per tool; the row is the"
+	echo "  median run by wall time, (range) the fastest and slowest. Before each noop and 1pct run both users got one"
+	echo "  untimed LIST-STATUS (benchtool touch), so that no tool pays for settling indexes after another's reads."
 	echo "msgs, MB: what the run had to copy (as served over IMAP, CRLF). CPU s, RSS MB: the tool's process"
 	echo "  (user+sys, max RSS, from /usr/bin/time -v). srcsrv s, dstsrv s: CPU of all the old and the new Dovecot's"
 	echo "  processes during the run. dsync writes the new mdbox itself: its destination work is in its CPU s."
