@@ -421,11 +421,48 @@ func (c *Conn) SubscribeMailbox(name string) error {
 
 // StoreFlags adds or removes flags on destination messages, silently.
 func (c *Conn) StoreFlags(uids imap.UIDSet, op imap.StoreFlagsOp, flags []imap.Flag) error {
+	return c.storeAll([]storeOp{{uids, op, flags}}, false)
+}
+
+// storeOp is one STORE of storeAll.
+type storeOp struct {
+	uids  imap.UIDSet
+	op    imap.StoreFlagsOp
+	flags []imap.Flag
+}
+
+// storeAll sends every STORE (silent) and, with unselect, an UNSELECT
+// behind them, all before waiting for the first answer: one round trip for
+// a folder's flag changes instead of one per change. The error names the
+// first STORE that failed.
+func (c *Conn) storeAll(ops []storeOp, unselect bool) error {
 	if err := c.guard("STORE"); err != nil {
 		return err
 	}
-	defer c.op()()
-	return c.Store(uids, &imap.StoreFlags{Op: op, Silent: true, Flags: flags}, nil).Close()
+	done := c.op()
+	cmds := make([]*imapclient.FetchCommand, len(ops))
+	for i, o := range ops {
+		cmds[i] = c.Store(o.uids, &imap.StoreFlags{Op: o.op, Silent: true, Flags: o.flags}, nil)
+	}
+	var unsel *imapclient.Command
+	if unselect && c.Selected() != "" && c.Capabilities().Has(imap.CapUnselect) {
+		unsel = c.Unselect()
+	}
+	var first error
+	for i, cmd := range cmds {
+		if err := cmd.Close(); err != nil && first == nil {
+			sign := "+"
+			if ops[i].op == imap.StoreFlagsDel {
+				sign = "-"
+			}
+			first = fmt.Errorf("STORE %sFLAGS: %w", sign, err)
+		}
+	}
+	if unsel != nil && unsel.Wait() == nil {
+		c.setSelected("", errors.New("unselected"))
+	}
+	done()
+	return first
 }
 
 // idleConn is a net.Conn whose deadlines belong to this tool, not to the

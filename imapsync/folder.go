@@ -218,9 +218,8 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 		tail.Add(1)
 		go func() {
 			defer tail.Done()
-			flagsErr = u.applyFlags(w, dst, d)
-			if dstOpen && !isConnError(flagsErr) {
-				dst.unselect()
+			flagsErr = u.applyFlags(w, dst, d, dstOpen)
+			if dst.Selected() == "" {
 				dstOpen = false
 			}
 		}()
@@ -493,7 +492,8 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 }
 
 // applyFlags writes merged flags to the destination and records them.
-func (u *userRun) applyFlags(w *folderWork, dst *Conn, d *folderDiff) error {
+// With unselect, the folder is left right behind the STOREs.
+func (u *userRun) applyFlags(w *folderWork, dst *Conn, d *folderDiff, unselect bool) error {
 	type key struct{ add, remove string }
 	groups := map[key]imap.UIDSet{}
 	for dstUID, ch := range d.storeChanges {
@@ -502,19 +502,21 @@ func (u *userRun) applyFlags(w *folderWork, dst *Conn, d *folderDiff) error {
 		set.AddNum(imap.UID(dstUID))
 		groups[k] = set
 	}
-	if len(groups) > 0 {
-		w.dstTouched.Store(true)
-	}
+	var ops []storeOp
 	for k, set := range groups {
 		if k.add != "" {
-			if err := dst.StoreFlags(set, imap.StoreFlagsAdd, imapFlags(strings.Fields(k.add))); err != nil {
-				return fmt.Errorf("destination: STORE +FLAGS in %q: %w", w.pair.Dst, err)
-			}
+			ops = append(ops, storeOp{set, imap.StoreFlagsAdd, imapFlags(strings.Fields(k.add))})
 		}
 		if k.remove != "" {
-			if err := dst.StoreFlags(set, imap.StoreFlagsDel, imapFlags(strings.Fields(k.remove))); err != nil {
-				return fmt.Errorf("destination: STORE -FLAGS in %q: %w", w.pair.Dst, err)
-			}
+			ops = append(ops, storeOp{set, imap.StoreFlagsDel, imapFlags(strings.Fields(k.remove))})
+		}
+	}
+	if len(ops) > 0 {
+		w.dstTouched.Store(true)
+	}
+	if len(ops) > 0 || unselect {
+		if err := dst.storeAll(ops, unselect); err != nil {
+			return fmt.Errorf("destination: in %q: %w", w.pair.Dst, err)
 		}
 	}
 	for range d.storeChanges {

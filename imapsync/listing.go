@@ -59,23 +59,11 @@ func (l *listing) openAndList(name string, rw bool, validity uint32) ([]msgMeta,
 		if err != nil {
 			return nil, &openError{err: err}
 		}
-		l.sel = sel
-		if sel.UIDValidity != l.prevValidity() {
-			l.modseq = 0
-		}
-		msgs, err := l.list()
-		if err != nil {
-			return nil, &openError{listing: true, err: err}
-		}
-		return msgs, nil
+		return l.listOpened(sel)
 	}
 	done := l.c.op()
 	selCmd := l.c.Client.Select(name, opts)
-	var searchOpts *imap.SearchOptions
-	if l.c.Capabilities().Has(imap.CapESearch) {
-		searchOpts = &imap.SearchOptions{ReturnAll: true}
-	}
-	searchCmd := l.c.UIDSearch(&imap.SearchCriteria{}, searchOpts)
+	searchCmd := l.c.UIDSearch(&imap.SearchCriteria{}, allUIDsOptions(l.c))
 	fetchCmd := l.c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true, ChangedSince: l.modseq})
 	// The FETCH answers are read at once: a server may run the pipelined
 	// commands side by side (Dovecot does), and the library's reader
@@ -96,20 +84,13 @@ func (l *listing) openAndList(name string, rw bool, validity uint32) ([]msgMeta,
 	if selErr != nil {
 		return nil, &openError{err: selErr}
 	}
-	l.sel = sel
 	if sel.UIDValidity != validity || sel.HighestModSeq == 0 {
 		if isConnError(searchErr) || isConnError(fetchErr) {
 			return nil, &openError{listing: true, err: errors.Join(searchErr, fetchErr)}
 		}
-		if sel.UIDValidity != l.prevValidity() {
-			l.modseq = 0
-		}
-		msgs, err := l.list()
-		if err != nil {
-			return nil, &openError{listing: true, err: err}
-		}
-		return msgs, nil
+		return l.listOpened(sel)
 	}
+	l.sel = sel
 	if searchErr != nil {
 		return nil, &openError{listing: true, err: fmt.Errorf("UID SEARCH ALL: %w", searchErr)}
 	}
@@ -117,6 +98,20 @@ func (l *listing) openAndList(name string, rw bool, validity uint32) ([]msgMeta,
 		return nil, &openError{listing: true, err: fetchErr}
 	}
 	msgs, err := l.merge(uidsOf(search), changed)
+	if err != nil {
+		return nil, &openError{listing: true, err: err}
+	}
+	return msgs, nil
+}
+
+// listOpened lists the folder just opened as sel; from the state's
+// HIGHESTMODSEQ only while the state's pairs hold under its UIDVALIDITY.
+func (l *listing) listOpened(sel *imap.SelectData) ([]msgMeta, error) {
+	l.sel = sel
+	if sel.UIDValidity != l.prevValidity() {
+		l.modseq = 0
+	}
+	msgs, err := l.list()
 	if err != nil {
 		return nil, &openError{listing: true, err: err}
 	}
@@ -207,15 +202,20 @@ func (l listing) knownMessages() map[uint32]msgMeta {
 
 func (l listing) allUIDs() ([]uint32, error) {
 	defer l.c.op()()
-	var opts *imap.SearchOptions
-	if l.c.Capabilities().Has(imap.CapESearch) {
-		opts = &imap.SearchOptions{ReturnAll: true}
-	}
-	data, err := l.c.UIDSearch(&imap.SearchCriteria{}, opts).Wait()
+	data, err := l.c.UIDSearch(&imap.SearchCriteria{}, allUIDsOptions(l.c)).Wait()
 	if err != nil {
 		return nil, fmt.Errorf("UID SEARCH ALL: %w", err)
 	}
 	return uidsOf(data), nil
+}
+
+// allUIDsOptions asks UID SEARCH ALL for ranges (ESEARCH) where the server
+// can: "1:5000" instead of 5,000 numbers.
+func allUIDsOptions(c *Conn) *imap.SearchOptions {
+	if c.Capabilities().Has(imap.CapESearch) {
+		return &imap.SearchOptions{ReturnAll: true}
+	}
+	return nil
 }
 
 func uidsOf(data *imap.SearchData) []uint32 {

@@ -115,7 +115,7 @@ func (u *userRun) adoptUncertain(ctx context.Context, w *folderWork, uids []uint
 			}
 		}
 	}
-	if err := u.applyFlags(w, dst, d); err != nil {
+	if err := u.applyFlags(w, dst, d, false); err != nil {
 		return nil, err
 	}
 	srcBroken, dstBroken = false, false
