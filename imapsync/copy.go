@@ -67,10 +67,16 @@ func (c *copier) add(w *folderWork) {
 			u.folderError(w, fmt.Errorf("state: %w", err))
 			return
 		}
-		// The intent is durable before the folder's first APPEND.
-		if err := u.store.Sync(); err != nil {
-			u.folderError(w, fmt.Errorf("state: %w; nothing is copied in this folder this run", err))
-			return
+		// The intent is durable before the folder's first APPEND: now,
+		// or for all held folders at once when they are released.
+		c.mu.Lock()
+		held := c.held
+		c.mu.Unlock()
+		if !held {
+			if err := u.store.Sync(); err != nil {
+				u.folderError(w, fmt.Errorf("state: %w; nothing is copied in this folder this run", err))
+				return
+			}
 		}
 	}
 	var jobs []copyJob
@@ -98,12 +104,28 @@ func (c *copier) hold() {
 	c.mu.Unlock()
 }
 
-// release lets the held jobs go.
+// release lets the held jobs go, their intents made durable by one fsync.
 func (c *copier) release() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	wasHeld := c.held
 	c.held = false
+	works := c.works
+	c.mu.Unlock()
+	if u := c.u; wasHeld && u.store != nil && len(works) > 0 {
+		if err := u.store.Sync(); err != nil {
+			c.mu.Lock()
+			c.queue = nil
+			c.mu.Unlock()
+			u.events.Logf(u.user, "state: %v; nothing is copied this run", err)
+			for _, w := range works {
+				u.folderError(w, fmt.Errorf("state: %w", err))
+			}
+			return
+		}
+	}
+	c.mu.Lock()
 	c.startWorkers()
+	c.mu.Unlock()
 }
 
 // startWorkers starts as many workers as the queued work deserves and
@@ -145,9 +167,9 @@ func (c *copier) work() {
 // finish waits for every queued job, then settles the APPENDs whose answer
 // a broken connection took away.
 func (c *copier) finish() {
+	c.release()
 	c.mu.Lock()
 	c.closed = true
-	c.held = false
 	c.startWorkers()
 	c.mu.Unlock()
 	c.wg.Wait()

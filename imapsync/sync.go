@@ -252,7 +252,6 @@ func (u *userRun) run(ctx context.Context) error {
 	}
 	u.events.Plan(u.user, fp)
 	if cp != nil {
-		cp.release()
 		cp.finish()
 	}
 	if ctx.Err() != nil {
