@@ -243,7 +243,21 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 		w.report.WouldCopy = len(w.toCopy)
 		w.report.WouldBytes = w.copyBytes()
 	}
+	w.slim()
 	return w, nil
+}
+
+// slim drops what the copy and the end of the run no longer need: the
+// listing of every message but those to copy, and the state's pairs (the
+// state keeps them). A folder's work lives until the end of the run, so
+// without this a big mailbox's listings would all stay in memory.
+func (w *folderWork) slim() {
+	keep := make(map[uint32]msgMeta, len(w.toCopy))
+	for _, uid := range w.toCopy {
+		keep[uid] = w.src[uid]
+	}
+	w.src = keep
+	w.prev.Messages = nil
 }
 
 // statusValidity is the UIDVALIDITY STATUS showed for a folder, 0 when
