@@ -33,10 +33,7 @@ func (m *memory) messages(f *Folder) error {
 		return nil
 	}
 	delete(m.lazy, f.Src)
-	if c.parse(f); c.err != nil {
-		return corruptf(m.path, c.errLine, "folder %q: %v", f.Src, c.err)
-	}
-	return nil
+	return c.parse(m.path, f)
 }
 
 // loadAll parses every folder still lazy.

@@ -221,10 +221,8 @@ func readSnapshot(path, user string) (*memory, uint64, error) {
 	}
 	for _, c := range chunks {
 		m.folders[c.folder.Src] = c.folder
-		if trusted && c.sf.Messages > 0 {
+		if trusted {
 			m.lazy[c.folder.Src] = c
-		} else if trusted {
-			c.folder.Messages = map[uint32]Message{}
 		}
 	}
 	if line, err = r.next(); err != nil {
@@ -263,15 +261,12 @@ func trustedSnapshot(data []byte) bool {
 // folderChunk is one folder of a snapshot between its two passes: the
 // folder line read, its message lines cut out but not yet parsed.
 type folderChunk struct {
-	sf         snapFolder
-	folder     *Folder
-	sets       [][]string // flag sets by number-1, interned
-	dsets      [][]string
-	first      int    // line number of the first message line
-	lines      []byte // the message lines, each ending in a newline
-	err        error
-	errLine    int
-	parseError bool
+	sf     snapFolder
+	folder *Folder
+	sets   [][]string // flag sets by number-1, interned
+	dsets  [][]string
+	first  int    // line number of the first message line
+	lines  []byte // the message lines, each ending in a newline
 }
 
 // readFolderLine reads one folder line and cuts out its message lines.
@@ -327,9 +322,10 @@ func (m *memory) readFolderLine(r *lineReader) (*folderChunk, error) {
 // at once (a no-op run waits for the state of a big mailbox); the error
 // reported is the one of the earliest line, as a sequential read would.
 func parseChunks(path string, chunks []*folderChunk) error {
-	work := make(chan *folderChunk, len(chunks))
-	for _, c := range chunks {
-		work <- c
+	errs := make([]error, len(chunks))
+	work := make(chan int, len(chunks))
+	for i := range chunks {
+		work <- i
 	}
 	close(work)
 	var wg sync.WaitGroup
@@ -337,22 +333,23 @@ func parseChunks(path string, chunks []*folderChunk) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for c := range work {
-				c.parse(c.folder)
+			for i := range work {
+				errs[i] = chunks[i].parse(path, chunks[i].folder)
 			}
 		}()
 	}
 	wg.Wait()
-	for _, c := range chunks {
-		if c.err != nil {
-			return corruptf(path, c.errLine, "folder %q: %v", c.folder.Src, c.err)
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// parse fills f.Messages from c.lines, or sets c.err and c.errLine.
-func (c *folderChunk) parse(f *Folder) {
+// parse fills f.Messages from c.lines; an error names the snapshot path
+// and the line.
+func (c *folderChunk) parse(path string, f *Folder) error {
 	f.Messages = make(map[uint32]Message, c.sf.Messages)
 	data := c.lines
 	for n := c.first; len(data) > 0; n++ {
@@ -362,25 +359,25 @@ func (c *folderChunk) parse(f *Folder) {
 		uid, set, msg, err := parseMsgLine(line)
 		switch {
 		case err != nil:
-			c.err = fmt.Errorf("message: %v", err)
+			err = fmt.Errorf("message: %v", err)
 		case uid == 0:
-			c.err = errors.New("source UID 0")
+			err = errors.New("source UID 0")
 		case set < 0 || set > len(c.sets):
-			c.err = fmt.Errorf("UID %d: flag set %d of %d", uid, set, len(c.sets))
+			err = fmt.Errorf("UID %d: flag set %d of %d", uid, set, len(c.sets))
 		default:
 			if _, dup := f.Messages[uid]; dup {
-				c.err = fmt.Errorf("source UID %d twice", uid)
+				err = fmt.Errorf("source UID %d twice", uid)
 			}
 		}
-		if c.err != nil {
-			c.errLine = n
-			return
+		if err != nil {
+			return corruptf(path, n, "folder %q: %v", f.Src, err)
 		}
 		if set > 0 {
 			msg.Flags, msg.DstFlags = c.sets[set-1], c.dsets[set-1]
 		}
 		f.Messages[uid] = msg
 	}
+	return nil
 }
 
 // checkVersion accepts only formatVersion.
