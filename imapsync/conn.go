@@ -364,7 +364,7 @@ func (c *Conn) open(name string, opts *imap.SelectOptions) (*imap.SelectData, er
 }
 
 // setSelected notes the outcome of a SELECT or EXAMINE of name: a failed
-// one leaves no mailbox selected.
+// one leaves no mailbox selected (as does name "").
 func (c *Conn) setSelected(name string, err error) {
 	c.mu.Lock()
 	c.selected = ""
@@ -377,16 +377,23 @@ func (c *Conn) setSelected(name string, err error) {
 // unselect leaves the selected mailbox, where the server has UNSELECT. It
 // never uses CLOSE, which would expunge \Deleted messages.
 func (c *Conn) unselect() {
-	if c.Selected() == "" || !c.Capabilities().Has(imap.CapUnselect) {
-		return
-	}
 	done := c.op()
-	err := c.Unselect().Wait()
+	c.sendUnselect()()
 	done()
-	if err == nil {
-		c.mu.Lock()
-		c.selected = ""
-		c.mu.Unlock()
+}
+
+// sendUnselect sends UNSELECT (see unselect) without waiting; the function
+// it returns waits for the answer. Both do nothing when no mailbox is
+// selected or the server has no UNSELECT.
+func (c *Conn) sendUnselect() (wait func()) {
+	if c.Selected() == "" || !c.Capabilities().Has(imap.CapUnselect) {
+		return func() {}
+	}
+	cmd := c.Unselect()
+	return func() {
+		if cmd.Wait() == nil {
+			c.setSelected("", nil)
+		}
 	}
 }
 
@@ -444,9 +451,9 @@ func (c *Conn) storeAll(ops []storeOp, unselect bool) error {
 	for i, o := range ops {
 		cmds[i] = c.Store(o.uids, &imap.StoreFlags{Op: o.op, Silent: true, Flags: o.flags}, nil)
 	}
-	var unsel *imapclient.Command
-	if unselect && c.Selected() != "" && c.Capabilities().Has(imap.CapUnselect) {
-		unsel = c.Unselect()
+	waitUnselect := func() {}
+	if unselect {
+		waitUnselect = c.sendUnselect()
 	}
 	var first error
 	for i, cmd := range cmds {
@@ -458,9 +465,7 @@ func (c *Conn) storeAll(ops []storeOp, unselect bool) error {
 			first = fmt.Errorf("STORE %sFLAGS: %w", sign, err)
 		}
 	}
-	if unsel != nil && unsel.Wait() == nil {
-		c.setSelected("", errors.New("unselected"))
-	}
+	waitUnselect()
 	done()
 	return first
 }
