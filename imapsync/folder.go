@@ -12,6 +12,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/imapmigrate/imapmigrate/mapping"
 	"github.com/imapmigrate/imapmigrate/state"
@@ -315,20 +316,6 @@ func (u *userRun) prepareState(w *folderWork) error {
 	return nil
 }
 
-// skipUnchanged returns the finished work of a folder that STATUS alone
-// proves needs nothing, else nil. The state's pairs are not copied for it.
-func (u *userRun) skipUnchanged(p mapping.Pair, srcView, dstView *serverView) *folderWork {
-	if u.store == nil {
-		return nil
-	}
-	info, pairs, ok := u.store.FolderInfo(p.Src)
-	if !ok || !u.unchanged(info, pairs, p, srcView, dstView) {
-		return nil
-	}
-	return &folderWork{pair: p, prev: info, skipped: true,
-		report: FolderReport{Src: p.Src, Dst: p.Dst, Created: u.created[p.Dst], Skipped: true, Existing: pairs}}
-}
-
 // unchanged reports whether STATUS alone proves the folder needs nothing:
 // the same UIDVALIDITY, UIDNEXT, message count and HIGHESTMODSEQ on both
 // sides as after the last complete run. Without CONDSTORE on the source a
@@ -557,21 +544,18 @@ func (u *userRun) finishAll(ctx context.Context, works []*folderWork) {
 	}
 	record := !u.opts.DryRun && u.store != nil
 	if record {
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, u.opts.Connections)
+		var g errgroup.Group
+		g.SetLimit(u.opts.Connections)
 		for _, w := range live {
 			if w.skipped || (len(w.forget) == 0 && len(w.expunged) == 0) || w.isFailed() || ctx.Err() != nil {
 				continue
 			}
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
+			g.Go(func() error {
 				u.deleteExpunged(ctx, w)
-			}()
+				return nil
+			})
 		}
-		wg.Wait()
+		g.Wait()
 	}
 	var ask []string
 	for _, w := range live {
