@@ -172,34 +172,22 @@ func (c *appendConn) capability() error {
 	return nil
 }
 
-// login makes the same choice as Conn.login.
+// login logs in as ep.loginMethod chooses, like Conn.login.
 func (c *appendConn) login() error {
 	ep := c.ep
-	plain := c.caps["AUTH=PLAIN"]
-	how, err := "LOGIN", error(nil)
-	switch {
-	case ep.Master != "" && plain:
-		how = "AUTHENTICATE PLAIN as master user"
-		err = c.authPlain(ep.User, ep.Master, ep.Password)
-	case ep.Master != "":
-		sep := ep.MasterSeparator
-		if sep == "" {
-			sep = "*"
-		}
-		how = "LOGIN as master user"
-		err = c.loginCmd(ep.User+sep+ep.Master, ep.Password)
-	case c.caps["LOGINDISABLED"] && plain:
-		how = "AUTHENTICATE PLAIN"
-		err = c.authPlain("", ep.User, ep.Password)
-	default:
-		err = c.loginCmd(ep.User, ep.Password)
+	m := ep.loginMethod(c.caps["AUTH=PLAIN"], c.caps["LOGINDISABLED"])
+	var err error
+	if m.plain {
+		err = c.authPlain(m.authzid, m.authcid, ep.Password)
+	} else {
+		err = c.loginCmd(m.user, ep.Password)
 	}
 	if err != nil {
 		var ie *imap.Error
 		if !errors.As(err, &ie) {
 			return err // the connection broke: not a refusal
 		}
-		return &AuthError{Side: ep.Side, User: ep.User, Master: ep.Master, How: how, Err: err}
+		return ep.authError(m, err)
 	}
 	return nil
 }

@@ -236,36 +236,57 @@ func (e Endpoint) tlsConfig(host string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// login authenticates as the user, or as the master user on behalf of the
-// user: SASL PLAIN with an authorization identity where the server offers
-// AUTH=PLAIN, else LOGIN "user*master".
+// loginMethod is how an endpoint logs in: SASL PLAIN with an
+// authorization identity, or LOGIN.
+type loginMethod struct {
+	how              string // for AuthError
+	plain            bool   // AUTHENTICATE PLAIN (authzid, authcid), else LOGIN user
+	authzid, authcid string
+	user             string
+}
+
+// loginMethod chooses how to log in as the user, or as the master user on
+// behalf of the user: SASL PLAIN with an authorization identity where the
+// server offers AUTH=PLAIN, else LOGIN "user*master". Both kinds of
+// connection (Conn, appendConn) log in by it.
+func (ep Endpoint) loginMethod(hasPlain, loginDisabled bool) loginMethod {
+	switch {
+	case ep.Master != "" && hasPlain:
+		return loginMethod{how: "AUTHENTICATE PLAIN as master user", plain: true, authzid: ep.User, authcid: ep.Master}
+	case ep.Master != "":
+		sep := ep.MasterSeparator
+		if sep == "" {
+			sep = "*"
+		}
+		return loginMethod{how: "LOGIN as master user", user: ep.User + sep + ep.Master}
+	case loginDisabled && hasPlain:
+		return loginMethod{how: "AUTHENTICATE PLAIN", plain: true, authcid: ep.User}
+	default:
+		return loginMethod{how: "LOGIN", user: ep.User}
+	}
+}
+
+// authError is the refusal of a login by m.
+func (ep Endpoint) authError(m loginMethod, err error) error {
+	return &AuthError{Side: ep.Side, User: ep.User, Master: ep.Master, How: m.how, Err: err}
+}
+
+// login logs in as ep.loginMethod chooses.
 func (c *Conn) login() error {
 	ep := c.ep
 	if c.State() == imap.ConnStateAuthenticated {
 		return nil // PREAUTH
 	}
 	caps := c.Caps()
+	m := ep.loginMethod(caps.Has(imap.AuthCap(sasl.Plain)), caps.Has(imap.CapLoginDisabled))
 	var err error
-	how := "LOGIN"
-	switch {
-	case ep.Master != "" && caps.Has(imap.AuthCap(sasl.Plain)):
-		how = "AUTHENTICATE PLAIN as master user"
-		err = c.Authenticate(sasl.NewPlainClient(ep.User, ep.Master, ep.Password))
-	case ep.Master != "":
-		sep := ep.MasterSeparator
-		if sep == "" {
-			sep = "*"
-		}
-		how = "LOGIN as master user"
-		err = c.Login(ep.User+sep+ep.Master, ep.Password).Wait()
-	case caps.Has(imap.CapLoginDisabled) && caps.Has(imap.AuthCap(sasl.Plain)):
-		how = "AUTHENTICATE PLAIN"
-		err = c.Authenticate(sasl.NewPlainClient("", ep.User, ep.Password))
-	default:
-		err = c.Login(ep.User, ep.Password).Wait()
+	if m.plain {
+		err = c.Authenticate(sasl.NewPlainClient(m.authzid, m.authcid, ep.Password))
+	} else {
+		err = c.Login(m.user, ep.Password).Wait()
 	}
 	if err != nil {
-		return &AuthError{Side: ep.Side, User: ep.User, Master: ep.Master, How: how, Err: err}
+		return ep.authError(m, err)
 	}
 	return nil
 }
