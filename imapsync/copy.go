@@ -314,13 +314,7 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 		return uids, err
 	}
 	srcBroken, srcDead := true, false
-	defer func() {
-		if srcDead {
-			u.src.abandon(src)
-		} else {
-			u.src.put(src, srcBroken)
-		}
-	}()
+	defer func() { u.src.release(src, srcDead, srcBroken) }()
 	if src.Selected() != w.pair.Src {
 		sel, err := src.Examine(w.pair.Src, false)
 		if err != nil {

@@ -126,13 +126,7 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 		return nil, err
 	}
 	srcBroken, srcDead := false, false
-	defer func() {
-		if srcDead {
-			u.src.abandon(src)
-		} else {
-			u.src.put(src, srcBroken)
-		}
-	}()
+	defer func() { u.src.release(src, srcDead, srcBroken) }()
 	dst, err := u.dst.get(ctx)
 	if err != nil {
 		return nil, err

@@ -217,11 +217,16 @@ func (p *pool) put(c pooled, broken bool) {
 	p.mu.Unlock()
 }
 
-// abandon drops a connection that must not be closed the usual way (see
-// Conn.abandon).
-func (p *pool) abandon(c *Conn) {
-	c.abandon()
-	p.closed()
+// release gives back a connection that may have died mid-literal: dead,
+// it is dropped without the usual close (see Conn.abandon); else it is put
+// back, closed if broken.
+func (p *pool) release(c *Conn, dead, broken bool) {
+	if dead {
+		c.abandon()
+		p.closed()
+		return
+	}
+	p.put(c, broken)
 }
 
 // retire gives up the pool's slot of a connection that the caller closes
