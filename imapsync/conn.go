@@ -476,17 +476,29 @@ func (c *Conn) storeAll(ops []storeOp, unselect bool) error {
 	if unselect {
 		waitUnselect = c.sendUnselect()
 	}
-	var first error
+	// Every STORE's answers are read at once, not one command after the
+	// other: with CONDSTORE on, Dovecot answers even a silent STORE with
+	// a FETCH (UID MODSEQ) per message, and the library's reader stalls
+	// once 128 of them are unread for a later command while an earlier
+	// one is awaited (found by TestManyChangesInOneFolder).
+	errs := make([]error, len(cmds))
+	var wg sync.WaitGroup
 	for i, cmd := range cmds {
-		if err := cmd.Close(); err != nil && first == nil {
+		wg.Go(func() { errs[i] = cmd.Close() })
+	}
+	wg.Wait()
+	waitUnselect()
+	var first error
+	for i, err := range errs {
+		if err != nil {
 			sign := "+"
 			if ops[i].op == imap.StoreFlagsDel {
 				sign = "-"
 			}
 			first = fmt.Errorf("STORE %sFLAGS: %w", sign, err)
+			break
 		}
 	}
-	waitUnselect()
 	done()
 	return first
 }
