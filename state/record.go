@@ -54,7 +54,14 @@ func (m *memory) check(r *record) error {
 	if err := checkSrc(src); err != nil {
 		return fmt.Errorf("%s record: %w", r.Op, err)
 	}
-	if r.Op == opRemove {
+	switch r.Op {
+	case opRemove:
+		return nil
+	case opReset, opIntent:
+		// Neither needs the pairs: a released folder stays released.
+		if _, ok := m.folders[src]; !ok {
+			return fmt.Errorf("%s record: unknown folder %q (PutFolder it first)", r.Op, src)
+		}
 		return nil
 	}
 	f, err := m.folder(src)
@@ -62,7 +69,7 @@ func (m *memory) check(r *record) error {
 		return fmt.Errorf("%s record: %w", r.Op, err)
 	}
 	switch r.Op {
-	case opReset, opDel, opIntent:
+	case opDel:
 	case opPut:
 		for _, w := range r.Msgs {
 			if w.U == 0 {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -99,39 +100,23 @@ func encodeSnapshot(f *os.File, user string, gen uint64, m *memory) error {
 		return err
 	}
 	total := 0
-	var line []byte
 	for _, name := range names {
 		fo := m.folders[name]
-		uids := sortedUIDs(fo.Messages)
-		head := snapFolder{Folder: toWireFolder(fo), Messages: len(uids)}
-		head.Folder.Intent = toWireIntent(fo.Intent)
-		index := map[string]int{} // flag set -> 1-based number
-		sets := make([]int, len(uids))
-		for i, uid := range uids {
-			flags, dflags := fo.Messages[uid].Flags, fo.Messages[uid].DstFlags
-			if len(flags)+len(dflags) == 0 {
-				continue
-			}
-			key := strings.Join(flags, "\x00") + "\x01" + strings.Join(dflags, "\x00")
-			n := index[key]
-			if n == 0 {
-				head.FlagSets = append(head.FlagSets, orEmpty(texts(flags)))
-				head.DstFlagSets = append(head.DstFlagSets, orEmpty(texts(dflags)))
-				n = len(head.FlagSets)
-				index[key] = n
-			}
-			sets[i] = n
+		c := m.lazy[name]
+		if c == nil {
+			c = encodeChunk(fo)
 		}
+		// The folder line carries the folder's metadata as it is now and
+		// the flag sets its message lines were written with.
+		head := snapFolder{Folder: toWireFolder(fo), FlagSets: c.sf.FlagSets, DstFlagSets: c.sf.DstFlagSets, Messages: c.sf.Messages}
+		head.Folder.Intent = toWireIntent(fo.Intent)
 		if err := enc.Encode(head); err != nil {
 			return err
 		}
-		for i, uid := range uids {
-			line = appendMsgLine(line[:0], uid, sets[i], fo.Messages[uid])
-			if _, err := w.Write(line); err != nil {
-				return err
-			}
+		if _, err := w.Write(c.lines); err != nil {
+			return err
 		}
-		total += len(uids)
+		total += c.sf.Messages
 	}
 	end := snapEnd{End: true, Folders: len(names), Messages: total, Sum: fmt.Sprintf("%08x", sum.Sum32())}
 	if err := json.NewEncoder(out).Encode(end); err != nil {
@@ -269,6 +254,31 @@ type folderChunk struct {
 	lines  []byte // the message lines, each ending in a newline
 }
 
+// encodeChunk writes the pairs of f as snapshot message lines, with the
+// flag sets they name (sets and dsets stay empty: see memory.freeze).
+func encodeChunk(f *Folder) *folderChunk {
+	uids := sortedUIDs(f.Messages)
+	c := &folderChunk{sf: snapFolder{Messages: len(uids)}}
+	index := map[string]int{} // flag set -> 1-based number
+	var lines []byte
+	for _, uid := range uids {
+		msg := f.Messages[uid]
+		n := 0
+		if len(msg.Flags)+len(msg.DstFlags) > 0 {
+			key := strings.Join(msg.Flags, "\x00") + "\x01" + strings.Join(msg.DstFlags, "\x00")
+			if n = index[key]; n == 0 {
+				c.sf.FlagSets = append(c.sf.FlagSets, orEmpty(texts(msg.Flags)))
+				c.sf.DstFlagSets = append(c.sf.DstFlagSets, orEmpty(texts(msg.DstFlags)))
+				n = len(c.sf.FlagSets)
+				index[key] = n
+			}
+		}
+		lines = appendMsgLine(lines, uid, n, msg)
+	}
+	c.lines = slices.Clip(lines)
+	return c
+}
+
 // readFolderLine reads one folder line and cuts out its message lines.
 func (m *memory) readFolderLine(r *lineReader) (*folderChunk, error) {
 	line, err := r.next()
@@ -297,14 +307,7 @@ func (m *memory) readFolderLine(r *lineReader) (*folderChunk, error) {
 	if len(sf.DstFlagSets) != 0 && len(sf.DstFlagSets) != len(sf.FlagSets) {
 		return nil, corruptf(r.path, r.n, "folder %q: %d destination flag sets for %d flag sets", src, len(sf.DstFlagSets), len(sf.FlagSets))
 	}
-	c.sets = make([][]string, len(sf.FlagSets))
-	c.dsets = make([][]string, len(sf.FlagSets))
-	for i, set := range sf.FlagSets {
-		c.sets[i] = m.internFlags(strs(set))
-		if len(sf.DstFlagSets) > 0 {
-			c.dsets[i] = m.internFlags(strs(sf.DstFlagSets[i]))
-		}
-	}
+	m.internSets(c)
 	c.first = r.n + 1
 	start := r.data
 	n := 0
@@ -316,6 +319,20 @@ func (m *memory) readFolderLine(r *lineReader) (*folderChunk, error) {
 	}
 	c.lines = start[:n]
 	return c, nil
+}
+
+// internSets fills c.sets and c.dsets from the flag sets of its folder
+// line.
+func (m *memory) internSets(c *folderChunk) {
+	sf := &c.sf
+	c.sets = make([][]string, len(sf.FlagSets))
+	c.dsets = make([][]string, len(sf.FlagSets))
+	for i, set := range sf.FlagSets {
+		c.sets[i] = m.internFlags(strs(set))
+		if len(sf.DstFlagSets) > 0 {
+			c.dsets[i] = m.internFlags(strs(sf.DstFlagSets[i]))
+		}
+	}
 }
 
 // parseChunks parses the message lines of every folder, several folders

@@ -194,6 +194,17 @@ func (s *Store) LoadFolder(src string) (Folder, bool, error) {
 	return cloneFolder(f), true, nil
 }
 
+// Release tells the store that the run is done with folder src for now:
+// its pairs leave memory for a compact form and are read again when asked
+// for. Unknown folders are ignored.
+func (s *Store) Release(src string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.mem.folders[src]; ok {
+		s.mem.freeze(f)
+	}
+}
+
 // FolderInfo returns what the state knows of folder src but its pairs: the
 // metadata, the intent and the number of pairs. Cheaper than Folder, which
 // copies every pair: enough to decide that a folder is unchanged.
@@ -320,9 +331,6 @@ func (s *Store) Compact() error {
 // the new snapshot (generation g+1) is durable before the journal is
 // replaced, so the old journal (generation g) is at worst read as stale.
 func (s *Store) compactLocked() error {
-	if err := s.mem.loadAll(); err != nil {
-		return err
-	}
 	gen := s.gen + 1
 	if err := writeSnapshot(s.path, s.user, gen, s.mem); err != nil {
 		return err // the old snapshot and journal are intact

@@ -318,3 +318,52 @@ func TestLazyFolders(t *testing.T) {
 	must(t, s.Close())
 	sameState(t, "reopened", all(open(t, dir)), want)
 }
+
+// TestRelease: a folder the run is done with leaves memory as snapshot
+// lines and comes back unchanged when used again: read, written, compacted
+// while released (its lines go to the snapshot as they are), replayed.
+func TestRelease(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	fill(t, s, "INBOX", 50)
+	fill(t, s, "Sent", 7)
+	fill(t, s, "Trash", 3)
+	must(t, s.SetFlags("INBOX", map[uint32][]string{2: {"$Work", `\Seen`}, 3: nil}))
+	must(t, s.PutIntent("Sent", &Intent{SrcUIDs: []uint32{8, 9}, DstUIDNext: 40, DstUIDValidity: 7}))
+	want := all(s)
+	for _, name := range []string{"INBOX", "Sent", "Trash", "Unknown"} {
+		s.Release(name)
+	}
+	if len(s.mem.lazy) != 3 || s.mem.folders["INBOX"].Messages != nil {
+		t.Fatalf("after Release: %d folders released, INBOX holds %d pairs; want 3 and none", len(s.mem.lazy), len(s.mem.folders["INBOX"].Messages))
+	}
+	if _, pairs, _ := s.FolderInfo("INBOX"); pairs != 50 {
+		t.Errorf("FolderInfo(INBOX) of a released folder: %d pairs, want 50", pairs)
+	}
+	sameState(t, "released, read again", all(s), want)
+
+	// Changes to a released folder, then a compaction with one folder
+	// released and the others not.
+	s.Release("INBOX")
+	must(t, s.DeleteMessages("INBOX", []uint32{1, 2}))
+	must(t, s.PutMessages("Sent", map[uint32]Message{100: msgFor(100)}))
+	s.Release("INBOX")
+	s.Release("Trash")
+	must(t, s.PutFolder(Folder{Src: "Trash", Dst: "Papierkorb", SrcUIDValidity: 9, DstUIDValidity: 10, SrcUIDNext: 77}))
+	want = all(s)
+	s.Release("INBOX")
+	s.Release("Trash")
+	must(t, s.Compact())
+	sameState(t, "after compaction", all(s), want)
+	must(t, s.Close())
+	s = open(t, dir)
+	sameState(t, "reopened after compaction", all(s), want)
+
+	// Released folders written again, then read back from the journal.
+	must(t, s.SetFlags("Sent", map[uint32][]string{100: {`\Answered`}}))
+	s.Release("Sent")
+	must(t, s.DeleteMessages("Sent", []uint32{100}))
+	want = all(s)
+	must(t, s.Close())
+	sameState(t, "reopened with a journal", all(open(t, dir)), want)
+}
