@@ -44,7 +44,7 @@ func (u *userRun) adopt(ctx context.Context, w *folderWork, src, dst *Conn, d *f
 	nSrc := 0
 	wantDst := map[uint32]bool{}
 	for _, uid := range w.toCopy {
-		m := w.src[uid]
+		m := w.src.get(uid)
 		if uids, ok := dstByKey[sizeDate{m.Size, m.Date}]; ok {
 			srcCand.AddNum(imap.UID(uid))
 			nSrc++
@@ -79,7 +79,7 @@ func (u *userRun) adopt(ctx context.Context, w *folderWork, src, dst *Conn, d *f
 	adopted := map[uint32]state.Message{}
 	var rest []uint32
 	for _, uid := range w.toCopy {
-		m := w.src[uid]
+		m := w.src.get(uid)
 		h, ok := srcHash[uid]
 		id := identity{m.Size, m.Date, h}
 		if !ok || len(free[id]) == 0 {

@@ -54,11 +54,11 @@ func (u *userRun) newCopier(ctx context.Context) *copier {
 // connections a copy may need.
 func (c *copier) add(w *folderWork) {
 	u := c.u
-	if len(w.toCopy) == 0 {
-		return
+	if len(w.toCopy) > 0 {
+		u.dropTooBig(w)
 	}
-	u.dropTooBig(w)
 	if len(w.toCopy) == 0 {
+		u.releaseState(w)
 		return
 	}
 	if u.store != nil {
@@ -84,6 +84,7 @@ func (c *copier) add(w *folderWork) {
 		end := min(i+u.opts.ChunkMessages, len(w.toCopy))
 		jobs = append(jobs, copyJob{w: w, uids: w.toCopy[i:end]})
 	}
+	w.jobsLeft.Store(int32(len(jobs)))
 	bytes := w.copyBytes()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -153,6 +154,9 @@ func (c *copier) work() {
 			c.queue = c.queue[1:]
 			c.mu.Unlock()
 			c.u.copyChunk(c.ctx, job)
+			if job.w.jobsLeft.Add(-1) == 0 {
+				c.u.releaseState(job.w)
+			}
 			continue
 		}
 		closed, wake := c.closed, c.wake
@@ -183,6 +187,16 @@ func (c *copier) finish() {
 		if err := u.store.Sync(); err != nil {
 			u.events.Logf(u.user, "state: %v", err)
 		}
+	}
+}
+
+// releaseState lets the state put w's pairs out of the way once its copy
+// is done: a first copy of a big mailbox would otherwise hold every pair
+// it made in memory until the end of the run. Whatever still needs them
+// (uncertain APPENDs, --delete) reads them again.
+func (u *userRun) releaseState(w *folderWork) {
+	if u.store != nil {
+		u.store.Release(w.pair.Src)
 	}
 }
 
@@ -467,7 +481,7 @@ func (u *userRun) appended(w *folderWork, uids, dstUIDs []uint32) {
 	if u.store != nil {
 		msgs := make(map[uint32]state.Message, len(uids))
 		for i, uid := range uids {
-			meta := w.src[uid]
+			meta := w.src.get(uid)
 			flags, _ := w.filter.clean(meta.Flags)
 			m := state.Message{Flags: flags, DstFlags: flags, Size: meta.Size, Date: meta.Date}
 			if dstUIDs != nil {
@@ -483,7 +497,7 @@ func (u *userRun) appended(w *folderWork, uids, dstUIDs []uint32) {
 		}
 	}
 	for _, uid := range uids {
-		size := w.src[uid].Size
+		size := w.src.get(uid).Size
 		w.mu.Lock()
 		w.report.Copied++
 		w.report.Bytes += size
@@ -501,7 +515,7 @@ func (u *userRun) dropTooBig(w *folderWork) {
 	}
 	keep := w.toCopy[:0:0]
 	for _, uid := range w.toCopy {
-		size := w.src[uid].Size
+		size := w.src.get(uid).Size
 		switch {
 		case u.opts.MaxSize > 0 && size > u.opts.MaxSize:
 			w.report.TooBig = append(w.report.TooBig, uid)

@@ -32,11 +32,11 @@ type folderWork struct {
 	pair     mapping.Pair
 	prev     state.Folder // state as the run found it
 	srcSel   *imap.SelectData
-	src      map[uint32]msgMeta // source messages by UID
-	toCopy   []uint32           // source UIDs, ascending
-	filter   flagFilter         // what the destination folder can store
-	dstValid uint32             // destination UIDVALIDITY
-	dstSel   *imap.SelectData   // the destination folder as the scan found it
+	src      metaList         // source messages by UID
+	toCopy   []uint32         // source UIDs, ascending
+	filter   flagFilter       // what the destination folder can store
+	dstValid uint32           // destination UIDVALIDITY
+	dstSel   *imap.SelectData // the destination folder as the scan found it
 	// dstTouched is set before the first command that may change the
 	// destination folder (APPEND, STORE, EXPUNGE): its STATUS is then
 	// asked again at the end, else the scan's is still good.
@@ -47,6 +47,8 @@ type folderWork struct {
 	// singly is set once the destination refused a MULTIAPPEND of this
 	// folder: from then on its messages go one per APPEND.
 	singly atomic.Bool
+	// jobsLeft counts the folder's copy jobs not done yet.
+	jobsLeft atomic.Int32
 	// bodies are the messages to copy, read by the scan (prefetch.go);
 	// bodyBytes is what they hold. Guarded by mu.
 	bodies    map[uint32][]byte
@@ -92,7 +94,7 @@ func (w *folderWork) takeUncertain() ([]uint32, map[uint32]error) {
 func (w *folderWork) copyBytes() int64 {
 	var n int64
 	for _, uid := range w.toCopy {
-		n += w.src[uid].Size
+		n += w.src.get(uid).Size
 	}
 	return n
 }
@@ -181,10 +183,7 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 		return nil, openFailure(p, srcErr, dstErr)
 	}
 	w.srcSel = srcList.sel
-	w.src = make(map[uint32]msgMeta, len(srcMsgs))
-	for _, m := range srcMsgs {
-		w.src[m.UID] = m
-	}
+	w.src = newMetaList(srcMsgs)
 	if openDst {
 		dstSel := dstList.sel
 		w.dstSel = dstSel
@@ -247,11 +246,7 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 // state keeps them). A folder's work lives until the end of the run, so
 // without this a big mailbox's listings would all stay in memory.
 func (w *folderWork) slim() {
-	keep := make(map[uint32]msgMeta, len(w.toCopy))
-	for _, uid := range w.toCopy {
-		keep[uid] = w.src[uid]
-	}
-	w.src = keep
+	w.src = w.src.only(w.toCopy)
 	w.prev.Messages = nil
 }
 
@@ -407,13 +402,9 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 	}
 	pairedDst := map[uint32]bool{}
 	dropped := map[string]bool{}
-	uids := make([]uint32, 0, len(w.src))
-	for uid := range w.src {
-		uids = append(uids, uid)
-	}
-	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
-	for _, uid := range uids {
-		sm := w.src[uid]
+	for i := range w.src.len() {
+		sm := w.src.at(i)
+		uid := sm.UID
 		srcFlags, drop := w.filter.clean(sm.Flags)
 		for _, f := range drop {
 			dropped[f] = true
@@ -457,7 +448,7 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 	}
 	if samePairing {
 		for uid, pm := range prev.Messages {
-			if _, ok := w.src[uid]; !ok {
+			if !w.src.has(uid) {
 				w.report.GoneOnSrc++
 				if pm.DstUID != 0 {
 					pairedDst[pm.DstUID] = true

@@ -70,7 +70,7 @@ func (s *appendStream) put(uid uint32, body *sourceReader) (srcDead bool) {
 	if skip {
 		return !body.discard()
 	}
-	meta := w.src[uid]
+	meta := w.src.get(uid)
 	flags, _ := w.filter.clean(meta.Flags)
 	// A small message is read whole before any of it is sent, so that a
 	// source that breaks mid-message spoils neither the batch nor the

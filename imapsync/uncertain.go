@@ -110,8 +110,9 @@ func (u *userRun) adoptUncertain(ctx context.Context, w *folderWork, uids []uint
 		w.report.Copied += n
 		for _, uid := range uids {
 			if !slices.Contains(rest, uid) {
-				w.report.Bytes += w.src[uid].Size
-				u.events.Copied(u.user, w.pair.Src, w.src[uid].Size)
+				size := w.src.get(uid).Size
+				w.report.Bytes += size
+				u.events.Copied(u.user, w.pair.Src, size)
 			}
 		}
 	}

@@ -1,0 +1,113 @@
+package imapsync
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// metaList is a folder's source listing, kept compactly: it lives from the
+// scan to the end of the run (for the messages still to copy), and a first
+// copy of a big mailbox holds every message's at once. One message takes
+// 32 bytes and no pointer, against some 180 bytes and three pointers in a
+// map of msgMeta; flag sets and zones are stored once per folder.
+type metaList struct {
+	msgs  []packedMeta     // by UID, ascending
+	flags [][]string       // distinct flag sets; packedMeta.flags indexes it
+	zones []*time.Location // distinct INTERNALDATE zones
+}
+
+type packedMeta struct {
+	uid   uint32
+	flags uint32 // index into metaList.flags
+	date  int64  // INTERNALDATE, unix seconds
+	size  int64
+	zone  uint32 // index into metaList.zones
+}
+
+// newMetaList packs ms (any order, UIDs distinct).
+func newMetaList(ms []msgMeta) metaList {
+	l := metaList{msgs: make([]packedMeta, 0, len(ms))}
+	flagIndex := map[string]uint32{}
+	zoneIndex := map[int]uint32{}
+	for _, m := range ms {
+		key := strings.Join(m.Flags, "\x00")
+		fi, ok := flagIndex[key]
+		if !ok {
+			fi = uint32(len(l.flags))
+			flagIndex[key] = fi
+			l.flags = append(l.flags, slices.Clip(slices.Clone(m.Flags)))
+		}
+		_, offset := m.Time.Zone()
+		zi, ok := zoneIndex[offset]
+		if !ok {
+			zi = uint32(len(l.zones))
+			zoneIndex[offset] = zi
+			l.zones = append(l.zones, m.Time.Location())
+		}
+		l.msgs = append(l.msgs, packedMeta{uid: m.UID, flags: fi, date: m.Date, size: m.Size, zone: zi})
+	}
+	if !slices.IsSortedFunc(l.msgs, byUID) {
+		slices.SortFunc(l.msgs, byUID)
+	}
+	return l
+}
+
+func byUID(a, b packedMeta) int {
+	switch {
+	case a.uid < b.uid:
+		return -1
+	case a.uid > b.uid:
+		return 1
+	}
+	return 0
+}
+
+func (l metaList) len() int { return len(l.msgs) }
+
+// at returns the i-th message by UID. Its Flags are shared: never modify
+// them in place.
+func (l metaList) at(i int) msgMeta {
+	p := l.msgs[i]
+	return msgMeta{
+		UID:   p.uid,
+		Flags: l.flags[p.flags],
+		Time:  time.Unix(p.date, 0).In(l.zones[p.zone]),
+		Date:  p.date,
+		Size:  p.size,
+	}
+}
+
+func (l metaList) find(uid uint32) (int, bool) {
+	return slices.BinarySearchFunc(l.msgs, uid, func(p packedMeta, uid uint32) int {
+		return byUID(p, packedMeta{uid: uid})
+	})
+}
+
+// get returns the message with this UID, the zero msgMeta if there is none.
+func (l metaList) get(uid uint32) msgMeta {
+	if i, ok := l.find(uid); ok {
+		return l.at(i)
+	}
+	return msgMeta{}
+}
+
+func (l metaList) has(uid uint32) bool {
+	_, ok := l.find(uid)
+	return ok
+}
+
+// only returns the list of the given UIDs (those it holds), sharing
+// nothing with l's messages, so that l's can be freed.
+func (l metaList) only(uids []uint32) metaList {
+	out := metaList{msgs: make([]packedMeta, 0, len(uids)), flags: l.flags, zones: l.zones}
+	for _, uid := range uids {
+		if i, ok := l.find(uid); ok {
+			out.msgs = append(out.msgs, l.msgs[i])
+		}
+	}
+	if !slices.IsSortedFunc(out.msgs, byUID) {
+		slices.SortFunc(out.msgs, byUID)
+	}
+	return out
+}
