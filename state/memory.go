@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 )
@@ -20,6 +21,10 @@ type memory struct {
 	// errors.
 	lazy map[string]*folderChunk
 	path string
+	// file is the snapshot that lazy folders read their lines from, if
+	// any: kept open, so a compaction that renames a new snapshot over it
+	// takes nothing away from them.
+	file *os.File
 }
 
 func newMemory() *memory {
@@ -60,6 +65,32 @@ func (m *memory) freeze(f *Folder) {
 	c.first = 1 // of the chunk: it is in no file
 	m.lazy[f.Src] = c
 	f.Messages = nil
+}
+
+// rebase points every lazy folder at its lines in the snapshot just
+// written to path (blocks), so that the ones frozen in memory leave it.
+// Should path not open, they stay where they are, which works as well.
+func (m *memory) rebase(path string, blocks map[string]block) {
+	if len(m.lazy) == 0 {
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	for name, c := range m.lazy {
+		c.inFile(f, blocks[name])
+	}
+	m.close()
+	m.file = f
+}
+
+// close closes the snapshot file lazy folders read from.
+func (m *memory) close() {
+	if m.file != nil {
+		m.file.Close()
+		m.file = nil
+	}
 }
 
 // pairCount is the number of pairs of f, parsed or not.

@@ -20,18 +20,21 @@ import (
 // A snapshot is JSON lines, written whole to a temporary file and renamed:
 //
 //	{"version":1,"user":"alice","gen":7,"folders":2}
-//	{"folder":{"src":"INBOX","dst":"INBOX",...,"intent":{...}},"flagsets":[["\\Seen"]],"messages":2}
+//	{"folder":{"src":"INBOX","dst":"INBOX",...,"intent":{...}},"flagsets":[["\\Seen"]],"messages":2,"bytes":74,"sum":"1c2d3e4f"}
 //	[1,1001,1,2048,1700000000,"<a@b>",0]
 //	[2,1002,0,512,1700000100,"",1]
 //	...the next folder line and its messages...
-//	{"end":true,"folders":2,"messages":1234}
+//	{"end":true,"folders":2,"messages":1234,"sum":"...","index":"..."}
 //
 // Folders are sorted by source name, messages by source UID. A message line
 // is [srcUID, dstUID, flag set (1-based index into flagsets, 0 = none),
 // size, INTERNALDATE, ID, deleted on destination (0/1)]; one line each
 // keeps the file compact, fast to parse (see msgline.go) and lets errors
 // name the line. The trailer makes a file cut at a line boundary
-// detectable.
+// detectable; its sum covers every byte before it, its index the header
+// and folder lines, and each folder line gives the length and checksum of
+// its message lines: Open checks the whole file, keeps only the folder
+// lines and reads a folder's message lines when a run needs them.
 
 type snapHeader struct {
 	Version int    `json:"version"`
@@ -47,6 +50,11 @@ type snapFolder struct {
 	// set number names the pair (source flags, destination flags).
 	DstFlagSets [][]text `json:"dstflagsets,omitempty"`
 	Messages    int      `json:"messages"`
+	// Bytes and Sum are the length and the CRC-32C (hex) of the message
+	// lines that follow: a reader can step over them and check them only
+	// when it needs them.
+	Bytes int64  `json:"bytes,omitempty"`
+	Sum   string `json:"sum,omitempty"`
 }
 
 type snapEnd struct {
@@ -56,6 +64,10 @@ type snapEnd struct {
 	// Sum is the CRC-32C (hex) of every byte before the trailer. When it
 	// holds, the message lines are parsed only when a run needs them.
 	Sum string `json:"sum,omitempty"`
+	// Index is the CRC-32C of the header and the folder lines only: with it
+	// (and each folder's Sum), Open reads the folder lines alone and a
+	// folder's message lines are read and checked when first used.
+	Index string `json:"index,omitempty"`
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -65,14 +77,15 @@ func checksum(b []byte) string {
 }
 
 // writeSnapshot writes m as generation gen to path atomically: temporary
-// file in the same directory, fsync, rename, fsync of the directory.
-func writeSnapshot(path, user string, gen uint64, m *memory) error {
+// file in the same directory, fsync, rename, fsync of the directory. It
+// returns where each folder's message lines are in the new file.
+func writeSnapshot(path, user string, gen uint64, m *memory) (map[string]block, error) {
 	tmp := path + tmpSuffix
 	f, err := createExclusive(tmp, os.O_WRONLY)
 	if err != nil {
-		return fmt.Errorf("state %s: %w", tmp, err)
+		return nil, fmt.Errorf("state %s: %w", tmp, err)
 	}
-	err = encodeSnapshot(f, user, gen, m)
+	blocks, err := encodeSnapshot(f, user, gen, m)
 	if serr := f.Sync(); err == nil {
 		err = serr
 	}
@@ -84,21 +97,45 @@ func writeSnapshot(path, user string, gen uint64, m *memory) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("state %s: write snapshot: %w", path, err)
+		return nil, fmt.Errorf("state %s: write snapshot: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return blocks, syncDir(filepath.Dir(path))
 }
 
-func encodeSnapshot(f *os.File, user string, gen uint64, m *memory) error {
+// block is where a folder's message lines are in a snapshot file.
+type block struct {
+	off, size int64
+	sum       string
+	first     int // line number of the first message line
+}
+
+func encodeSnapshot(f *os.File, user string, gen uint64, m *memory) (map[string]block, error) {
 	out := bufio.NewWriterSize(f, 1<<20)
 	sum := crc32.New(castagnoli)
+	index := crc32.New(castagnoli)
 	w := io.MultiWriter(out, sum)
-	enc := json.NewEncoder(w)
+	var off int64
+	lineNo := 0
+	var lb bytes.Buffer
+	enc := json.NewEncoder(&lb)
 	enc.SetEscapeHTML(false)
-	names := sortedKeys(m.folders)
-	if err := enc.Encode(snapHeader{Version: formatVersion, User: text(user), Gen: gen, Folders: len(names)}); err != nil {
+	// line writes one JSON line of the index: header or folder.
+	line := func(v any) error {
+		lb.Reset()
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		index.Write(lb.Bytes())
+		n, err := w.Write(lb.Bytes())
+		off += int64(n)
+		lineNo++
 		return err
 	}
+	names := sortedKeys(m.folders)
+	if err := line(snapHeader{Version: formatVersion, User: text(user), Gen: gen, Folders: len(names)}); err != nil {
+		return nil, err
+	}
+	blocks := make(map[string]block, len(names))
 	total := 0
 	for _, name := range names {
 		fo := m.folders[name]
@@ -106,23 +143,32 @@ func encodeSnapshot(f *os.File, user string, gen uint64, m *memory) error {
 		if c == nil {
 			c = encodeChunk(fo)
 		}
+		lines, err := c.data(m.path, name)
+		if err != nil {
+			return nil, err
+		}
 		// The folder line carries the folder's metadata as it is now and
 		// the flag sets its message lines were written with.
-		head := snapFolder{Folder: toWireFolder(fo), FlagSets: c.sf.FlagSets, DstFlagSets: c.sf.DstFlagSets, Messages: c.sf.Messages}
+		b := block{size: int64(len(lines)), sum: checksum(lines)}
+		head := snapFolder{Folder: toWireFolder(fo), FlagSets: c.sf.FlagSets, DstFlagSets: c.sf.DstFlagSets, Messages: c.sf.Messages, Bytes: b.size, Sum: b.sum}
 		head.Folder.Intent = toWireIntent(fo.Intent)
-		if err := enc.Encode(head); err != nil {
-			return err
+		if err := line(head); err != nil {
+			return nil, err
 		}
-		if _, err := w.Write(c.lines); err != nil {
-			return err
+		b.off, b.first = off, lineNo+1
+		if _, err := w.Write(lines); err != nil {
+			return nil, err
 		}
+		off += b.size
+		lineNo += c.sf.Messages
+		blocks[name] = b
 		total += c.sf.Messages
 	}
-	end := snapEnd{End: true, Folders: len(names), Messages: total, Sum: fmt.Sprintf("%08x", sum.Sum32())}
+	end := snapEnd{End: true, Folders: len(names), Messages: total, Sum: fmt.Sprintf("%08x", sum.Sum32()), Index: fmt.Sprintf("%08x", index.Sum32())}
 	if err := json.NewEncoder(out).Encode(end); err != nil {
-		return err
+		return nil, err
 	}
-	return out.Flush()
+	return blocks, out.Flush()
 }
 
 // lineReader walks the lines of a whole file, all of which must end in a
@@ -151,6 +197,9 @@ func (r *lineReader) next() ([]byte, error) {
 // readSnapshot loads path into a new memory. A missing file is the empty
 // state of generation 0 (first run); anything unreadable is ErrCorrupt.
 func readSnapshot(path, user string) (*memory, uint64, error) {
+	if m, gen, ok := readIndexed(path, user); ok {
+		return m, gen, nil
+	}
 	m := newMemory()
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -243,15 +292,39 @@ func trustedSnapshot(data []byte) bool {
 	return checksum(data[:start]) == end.Sum
 }
 
-// folderChunk is one folder of a snapshot between its two passes: the
-// folder line read, its message lines cut out but not yet parsed.
+// folderChunk is one folder's message lines, not parsed: cut out of a
+// snapshot read whole, left in the snapshot file (file, at b), or put back
+// into this form by freeze.
 type folderChunk struct {
 	sf     snapFolder
 	folder *Folder
 	sets   [][]string // flag sets by number-1, interned
 	dsets  [][]string
 	first  int    // line number of the first message line
-	lines  []byte // the message lines, each ending in a newline
+	lines  []byte // the message lines, each ending in a newline; nil when in file
+	file   *os.File
+	b      block
+}
+
+// data returns the message lines, read from the snapshot file and checked
+// against their checksum when they are not in memory.
+func (c *folderChunk) data(path, src string) ([]byte, error) {
+	if c.file == nil {
+		return c.lines, nil
+	}
+	lines := make([]byte, c.b.size)
+	if _, err := c.file.ReadAt(lines, c.b.off); err != nil {
+		return nil, fmt.Errorf("state %s: folder %q: %w", path, src, err)
+	}
+	if checksum(lines) != c.b.sum {
+		return nil, corruptf(path, c.first, "folder %q: its %d message lines do not match their checksum", src, c.sf.Messages)
+	}
+	return lines, nil
+}
+
+// inFile makes c read its lines from file at b from now on.
+func (c *folderChunk) inFile(file *os.File, b block) {
+	c.lines, c.file, c.b, c.first = nil, file, b, b.first
 }
 
 // encodeChunk writes the pairs of f as snapshot message lines, with the
@@ -285,33 +358,13 @@ func (m *memory) readFolderLine(r *lineReader) (*folderChunk, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &folderChunk{}
-	sf := &c.sf
-	if err := json.Unmarshal(line, sf); err != nil {
-		return nil, corruptf(r.path, r.n, "folder: %v", err)
+	c, err := m.folderLine(r.path, r.n, line)
+	if err != nil {
+		return nil, err
 	}
-	if sf.Folder == nil || sf.Folder.Src == "" {
-		return nil, corruptf(r.path, r.n, "folder without source name")
-	}
-	src := string(sf.Folder.Src)
-	if _, dup := m.folders[src]; dup {
-		return nil, corruptf(r.path, r.n, "folder %q twice", src)
-	}
-	m.folders[src] = nil // taken; filled once parsed
-	if sf.Messages < 0 {
-		return nil, corruptf(r.path, r.n, "folder %q: %d messages", src, sf.Messages)
-	}
-	f := sf.Folder.folder()
-	f.Intent = sf.Folder.Intent.intent()
-	c.folder = &f
-	if len(sf.DstFlagSets) != 0 && len(sf.DstFlagSets) != len(sf.FlagSets) {
-		return nil, corruptf(r.path, r.n, "folder %q: %d destination flag sets for %d flag sets", src, len(sf.DstFlagSets), len(sf.FlagSets))
-	}
-	m.internSets(c)
-	c.first = r.n + 1
 	start := r.data
 	n := 0
-	for range sf.Messages {
+	for range c.sf.Messages {
 		if _, err := r.next(); err != nil {
 			return nil, err
 		}
@@ -319,6 +372,136 @@ func (m *memory) readFolderLine(r *lineReader) (*folderChunk, error) {
 	}
 	c.lines = start[:n]
 	return c, nil
+}
+
+// folderLine reads folder line n and takes its folder's name.
+func (m *memory) folderLine(path string, n int, line []byte) (*folderChunk, error) {
+	c := &folderChunk{}
+	sf := &c.sf
+	if err := json.Unmarshal(line, sf); err != nil {
+		return nil, corruptf(path, n, "folder: %v", err)
+	}
+	if sf.Folder == nil || sf.Folder.Src == "" {
+		return nil, corruptf(path, n, "folder without source name")
+	}
+	src := string(sf.Folder.Src)
+	if _, dup := m.folders[src]; dup {
+		return nil, corruptf(path, n, "folder %q twice", src)
+	}
+	m.folders[src] = nil // taken; filled once parsed
+	if sf.Messages < 0 || sf.Bytes < 0 {
+		return nil, corruptf(path, n, "folder %q: %d messages in %d bytes", src, sf.Messages, sf.Bytes)
+	}
+	f := sf.Folder.folder()
+	f.Intent = sf.Folder.Intent.intent()
+	c.folder = &f
+	if len(sf.DstFlagSets) != 0 && len(sf.DstFlagSets) != len(sf.FlagSets) {
+		return nil, corruptf(path, n, "folder %q: %d destination flag sets for %d flag sets", src, len(sf.DstFlagSets), len(sf.FlagSets))
+	}
+	m.internSets(c)
+	c.first = n + 1
+	return c, nil
+}
+
+// readIndexed loads a snapshot written with an index checksum from its
+// header and folder lines alone: every folder's message lines stay in the
+// file, read (and checked against their own checksum) when a run first
+// needs them, so memory does not grow with the mailbox. ok is false when the file is
+// not such a snapshot or anything in it does not add up: the full read
+// then says what is wrong, with its line.
+func readIndexed(path, user string) (m *memory, gen uint64, ok bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, false
+	}
+	defer func() {
+		if !ok {
+			f.Close()
+		}
+	}()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, false
+	}
+	end, endOff, found := readTrailer(f, fi.Size())
+	if !found || end.Index == "" {
+		return nil, 0, false
+	}
+	// Damage anywhere is still found at Open, as with a full read: the
+	// whole file's checksum is streamed (no line walked, nothing kept).
+	section := io.NewSectionReader(f, 0, endOff)
+	whole := crc32.New(castagnoli)
+	if _, err := io.CopyBuffer(whole, section, make([]byte, 64<<10)); err != nil || fmt.Sprintf("%08x", whole.Sum32()) != end.Sum {
+		return nil, 0, false
+	}
+	r := bufio.NewReaderSize(section, 4096)
+	index := crc32.New(castagnoli)
+	var pos int64
+	readLine := func(at int64) ([]byte, bool) {
+		if _, err := section.Seek(at, io.SeekStart); err != nil {
+			return nil, false
+		}
+		r.Reset(section)
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			return nil, false
+		}
+		index.Write(line)
+		pos = at + int64(len(line))
+		return line[:len(line)-1], true
+	}
+	line, found := readLine(0)
+	if !found {
+		return nil, 0, false
+	}
+	var h snapHeader
+	if json.Unmarshal(line, &h) != nil || h.Version != formatVersion || string(h.User) != user || h.Folders < 0 {
+		return nil, 0, false
+	}
+	m = newMemory()
+	m.path = path
+	lineNo, total := 1, 0
+	for range h.Folders {
+		line, found := readLine(pos)
+		if !found {
+			return nil, 0, false
+		}
+		lineNo++
+		c, err := m.folderLine(path, lineNo, line)
+		if err != nil {
+			return nil, 0, false
+		}
+		c.inFile(f, block{off: pos, size: c.sf.Bytes, sum: c.sf.Sum, first: lineNo + 1})
+		pos += c.sf.Bytes
+		lineNo += c.sf.Messages
+		total += c.sf.Messages
+		m.folders[c.folder.Src] = c.folder
+		m.lazy[c.folder.Src] = c
+	}
+	if pos != endOff || end.Folders != h.Folders || end.Messages != total || fmt.Sprintf("%08x", index.Sum32()) != end.Index {
+		return nil, 0, false
+	}
+	m.file = f
+	return m, h.Gen, true
+}
+
+// readTrailer reads the last line of a snapshot of size bytes: the
+// trailer, and where it starts.
+func readTrailer(f *os.File, size int64) (end snapEnd, off int64, ok bool) {
+	const most = 4096 // a trailer is under 200 bytes
+	n := min(size, most)
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, size-n); err != nil || n < 2 || buf[n-1] != '\n' {
+		return end, 0, false
+	}
+	start := bytes.LastIndexByte(buf[:n-1], '\n') + 1
+	if start == 0 && n == most {
+		return end, 0, false
+	}
+	if json.Unmarshal(buf[start:n-1], &end) != nil || !end.End {
+		return end, 0, false
+	}
+	return end, size - n + int64(start), true
 }
 
 // internSets fills c.sets and c.dsets from the flag sets of its folder
@@ -367,10 +550,16 @@ func parseChunks(path string, chunks []*folderChunk) error {
 // parse fills f.Messages from c.lines; an error names the snapshot path
 // and the line.
 func (c *folderChunk) parse(path string, f *Folder) error {
+	data, err := c.data(path, f.Src)
+	if err != nil {
+		return err
+	}
 	f.Messages = make(map[uint32]Message, c.sf.Messages)
-	data := c.lines
 	for n := c.first; len(data) > 0; n++ {
 		i := bytes.IndexByte(data, '\n')
+		if i < 0 || n-c.first >= c.sf.Messages {
+			return corruptf(path, n, "folder %q: more message lines than its %d", f.Src, c.sf.Messages)
+		}
 		line := data[:i]
 		data = data[i+1:]
 		uid, set, msg, err := parseMsgLine(line)

@@ -53,6 +53,7 @@ func OpenReadOnly(dir, user string) (*Store, error) {
 		return nil, err
 	}
 	if _, err := readJournal(s.jpath, gen, mem); err != nil {
+		mem.close()
 		return nil, err
 	}
 	s.mem, s.gen = mem, gen
@@ -101,6 +102,7 @@ func (s *Store) load() error {
 	}
 	js, err := readJournal(s.jpath, gen, mem)
 	if err != nil {
+		mem.close()
 		return err
 	}
 	if js.valid > 0 && !js.stale {
@@ -110,6 +112,7 @@ func (s *Store) load() error {
 		s.jf, s.jsize, err = createJournal(s.jpath, gen)
 	}
 	if err != nil {
+		mem.close()
 		return err
 	}
 	s.mem, s.gen, s.dirty = mem, gen, js.records > 0
@@ -125,6 +128,7 @@ func (s *Store) Close() error {
 	if s.closed {
 		return fmt.Errorf("state %s: %w", s.path, errClosed)
 	}
+	defer s.mem.close()
 	if s.readOnly {
 		s.closed = true
 		return nil
@@ -332,9 +336,11 @@ func (s *Store) Compact() error {
 // replaced, so the old journal (generation g) is at worst read as stale.
 func (s *Store) compactLocked() error {
 	gen := s.gen + 1
-	if err := writeSnapshot(s.path, s.user, gen, s.mem); err != nil {
+	blocks, err := writeSnapshot(s.path, s.user, gen, s.mem)
+	if err != nil {
 		return err // the old snapshot and journal are intact
 	}
+	s.mem.rebase(s.path, blocks)
 	s.gen = gen
 	s.dirty = false
 	s.snapSize = fileSize(s.path)

@@ -1,10 +1,13 @@
 package state
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -366,4 +369,86 @@ func TestRelease(t *testing.T) {
 	want = all(s)
 	must(t, s.Close())
 	sameState(t, "reopened with a journal", all(open(t, dir)), want)
+}
+
+// TestIndexedSnapshot: Open reads a snapshot's folder lines only and leaves
+// every folder's message lines in the file; a folder's lines damaged after
+// Open are caught by their own checksum, naming the line; a snapshot of the
+// build before (checksum, no index) still loads.
+func TestIndexedSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	fill(t, s, "INBOX", 40)
+	fill(t, s, "Sent", 5)
+	fill(t, s, "Trash", 0)
+	want := all(s)
+	must(t, s.Close())
+
+	s = open(t, dir)
+	if s.mem.file == nil || len(s.mem.lazy) != 3 {
+		t.Fatalf("Open: file %v, %d lazy folders; want the snapshot open and 3", s.mem.file, len(s.mem.lazy))
+	}
+	for name, c := range s.mem.lazy {
+		if c.lines != nil || c.file == nil {
+			t.Errorf("folder %q: its message lines were read at Open", name)
+		}
+	}
+	sameState(t, "read from the file", all(s), want)
+
+	// Damage to INBOX's lines after Open: found when INBOX is read.
+	must(t, s.Close())
+	s = open(t, dir)
+	c := s.mem.lazy["INBOX"]
+	w, err := os.OpenFile(s.path, os.O_WRONLY, 0)
+	must(t, err)
+	_, err = w.WriteAt([]byte("9"), c.b.off+1) // the first message's source UID
+	must(t, err)
+	must(t, w.Close())
+	if _, ok, err := s.LoadFolder("INBOX"); ok || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), fmt.Sprintf("line %d", c.first)) {
+		t.Errorf("LoadFolder of damaged lines: ok %v, err %v; want ErrCorrupt naming line %d", ok, err, c.first)
+	}
+	if f, ok := s.Folder("Sent"); !ok || !reflect.DeepEqual(f, want["Sent"]) {
+		t.Errorf("Sent, undamaged: %+v, %v", f, ok)
+	}
+	must(t, s.Close())
+
+	// The damage is found at the next Open, by the full read.
+	if _, err := Open(dir, "alice"); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Open of the damaged snapshot: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestSnapshotWithoutIndex: a snapshot of the build before, with a
+// checksum but no index, loads (lazily, from memory) and is rewritten in
+// the new form by the next compaction.
+func TestSnapshotWithoutIndex(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	fill(t, s, "INBOX", 12)
+	fill(t, s, "Sent", 3)
+	want := all(s)
+	path := s.path
+	must(t, s.Close())
+	data, err := os.ReadFile(path)
+	must(t, err)
+	i := bytes.LastIndex(data, []byte(`,"index":"`))
+	if i < 0 {
+		t.Fatal("the snapshot has no index checksum")
+	}
+	data = append(data[:i], []byte("}\n")...)
+	must(t, os.WriteFile(path, data, 0o600))
+
+	s = open(t, dir)
+	if s.mem.file != nil || len(s.mem.lazy) != 2 {
+		t.Errorf("Open of a snapshot without index: file %v, %d lazy folders; want none and 2", s.mem.file, len(s.mem.lazy))
+	}
+	sameState(t, "without index", all(s), want)
+	must(t, s.Compact())
+	must(t, s.Close())
+	s = open(t, dir)
+	defer s.Close()
+	if s.mem.file == nil {
+		t.Error("the compaction did not write an index")
+	}
+	sameState(t, "rewritten", all(s), want)
 }
