@@ -195,8 +195,14 @@ func (c *copier) finish() {
 // it made in memory until the end of the run. Whatever still needs them
 // (uncertain APPENDs, --delete) reads them again.
 func (u *userRun) releaseState(w *folderWork) {
-	if u.store != nil {
-		u.store.Release(w.pair.Src)
+	if u.store == nil {
+		return
+	}
+	u.store.Release(w.pair.Src)
+	// Released pairs wait in memory for the next compaction: Trim makes
+	// one once the journal is big enough to be worth it.
+	if err := u.store.Trim(); err != nil {
+		u.events.Logf(u.user, "state: %v", err)
 	}
 }
 

@@ -314,6 +314,21 @@ func (s *Store) Checkpoint() error {
 	return s.Compact()
 }
 
+// Trim compacts when the journal has outgrown a quarter of the snapshot
+// (the rule of Checkpoint) and does nothing otherwise, not even an fsync.
+// Called as a run goes, it moves the pairs of released folders from memory
+// into the snapshot file, so that a first copy of a big mailbox does not
+// gather them all; the snapshot grows geometrically, so the rewrites add
+// up to a few times its final size.
+func (s *Store) Trim() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.readOnly || !s.dirty || s.journalSmall() {
+		return nil
+	}
+	return s.compactLocked()
+}
+
 // journalSmall reports whether replaying the journal costs little next to
 // loading the snapshot; s.mu is held.
 func (s *Store) journalSmall() bool {

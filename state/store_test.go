@@ -452,3 +452,33 @@ func TestSnapshotWithoutIndex(t *testing.T) {
 	}
 	sameState(t, "rewritten", all(s), want)
 }
+
+// TestTrim: Trim compacts only once the journal outgrows a quarter of the
+// snapshot, and then released folders leave memory for the new file.
+func TestTrim(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	defer func() { must(t, s.Close()) }()
+	fill(t, s, "INBOX", 400)
+	s.Release("INBOX")
+	must(t, s.Trim()) // no snapshot yet: the journal is all there is
+	if s.gen != 1 || s.mem.lazy["INBOX"].file == nil {
+		t.Fatalf("first Trim: generation %d, INBOX in file %v; want a compaction, INBOX read from the file", s.gen, s.mem.lazy["INBOX"].file != nil)
+	}
+	fill(t, s, "Sent", 10) // a small journal: nothing to do
+	s.Release("Sent")
+	must(t, s.Trim())
+	if s.gen != 1 || s.mem.lazy["Sent"].lines == nil {
+		t.Errorf("Trim with a small journal compacted (generation %d)", s.gen)
+	}
+	fill(t, s, "Archive", 300)
+	s.Release("Archive")
+	must(t, s.Trim())
+	if s.gen != 2 || s.mem.lazy["Sent"].file == nil || s.mem.lazy["Archive"].file == nil {
+		t.Errorf("Trim with a big journal: generation %d; want 2 and every released folder in the file", s.gen)
+	}
+	want := all(s)
+	must(t, s.Close())
+	s = open(t, dir)
+	sameState(t, "reopened", all(s), want)
+}
