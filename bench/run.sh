@@ -194,6 +194,9 @@ measure() {
 	local key=$tool.$run.$REP
 	local tlog=$TMP/logs/$key.log tf=$TMP/logs/$key.time
 	local s0 d0 s1 d1 b0 b1 t0 t1 rc=0
+	# The previous run's writes (a first copy leaves 400 MB of dirty pages) go to disk now, not
+	# during this run: otherwise the kernel's writeback lands on whichever tool comes next.
+	sync
 	wait_idle
 	s0=$(srv_cpu "$OLDPID")
 	d0=$(srv_cpu "$NEWPID")
