@@ -28,9 +28,12 @@ type Store struct {
 	// snapSize is the size of the snapshot on disk, to weigh the journal
 	// against.
 	snapSize int64
-	dirty    bool  // changed since the snapshot
-	broken   error // the journal cannot be trusted for appends until a Compact succeeds
-	closed   bool
+	dirty    bool // changed since the snapshot
+	// trimmed is set once Trim compacted: a run that big ends with a
+	// compaction too, so that the next run has no journal to replay.
+	trimmed bool
+	broken  error // the journal cannot be trusted for appends until a Compact succeeds
+	closed  bool
 	// readOnly stores come from OpenReadOnly: no lock, no journal file,
 	// every write refused.
 	readOnly bool
@@ -134,7 +137,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	var errs []error
-	if s.dirty && s.journalSmall() {
+	if s.dirty && s.journalSmall() && !s.trimmed {
 		if err := s.jf.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("state %s: fsync: %w", s.jpath, err))
 		}
@@ -300,14 +303,15 @@ func (s *Store) Sync() error {
 // run that changed nothing writes nothing; one whose journal is still small
 // next to the snapshot (under a quarter of it) only fsyncs the journal, so
 // that an hourly run over a large mailbox does not rewrite every pair;
-// otherwise it compacts.
+// otherwise, or when Trim compacted already (a big run: its journal would be
+// replayed by every run after it), it compacts.
 func (s *Store) Checkpoint() error {
 	s.mu.Lock()
 	if s.closed || s.readOnly || !(s.dirty || s.broken != nil) {
 		s.mu.Unlock()
 		return nil
 	}
-	if s.journalSmall() {
+	if s.journalSmall() && !s.trimmed {
 		return s.syncUnlock()
 	}
 	s.mu.Unlock()
@@ -326,6 +330,7 @@ func (s *Store) Trim() error {
 	if s.closed || s.readOnly || !s.dirty || s.journalSmall() {
 		return nil
 	}
+	s.trimmed = true
 	return s.compactLocked()
 }
 

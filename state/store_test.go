@@ -477,6 +477,13 @@ func TestTrim(t *testing.T) {
 	if s.gen != 2 || s.mem.lazy["Sent"].file == nil || s.mem.lazy["Archive"].file == nil {
 		t.Errorf("Trim with a big journal: generation %d; want 2 and every released folder in the file", s.gen)
 	}
+	// A run that trimmed ends with a compaction, however small the rest
+	// of its journal: the next run has nothing to replay.
+	must(t, s.PutMessages("Sent", map[uint32]Message{11: msgFor(11)}))
+	must(t, s.Checkpoint())
+	if s.gen != 3 || s.jsize > 100 {
+		t.Errorf("Checkpoint after Trim: generation %d, journal %d bytes; want 3 and an empty journal", s.gen, s.jsize)
+	}
 	want := all(s)
 	must(t, s.Close())
 	s = open(t, dir)
