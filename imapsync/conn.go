@@ -58,6 +58,13 @@ type Endpoint struct {
 	ReadOnly bool
 	// Debug, when set, receives the raw protocol with passwords elided.
 	Debug func(side, line string)
+	// OnStall, when set, is called (once per connection) if a command has
+	// been outstanding for 1.5 × IdleTimeout with nothing read although no
+	// read is waiting on the network (whose deadline would have fired):
+	// the IMAP library is stuck, and the run with it. The caller reports
+	// it and ends the process, so a cron job does not hang holding its
+	// state lock.
+	OnStall func(msg string)
 }
 
 // defaultPort returns the port of addr, adding 993 for implicit TLS or 143.
@@ -207,7 +214,13 @@ func (ep Endpoint) dialTCP(ctx context.Context) (raw *idleConn, addr string, mod
 	}
 	// The IMAP library reads through a 4 KB buffer: one more of 64 KB
 	// below it saves most read syscalls while message bodies stream.
-	return &idleConn{Conn: nc, rb: bufio.NewReaderSize(nc, 64<<10), timeout: idle}, addr, ep.mode(port), cfg, nil
+	ic := &idleConn{Conn: nc, rb: bufio.NewReaderSize(nc, 64<<10), timeout: idle}
+	if ep.OnStall != nil {
+		ic.onStall = func(d time.Duration) {
+			ep.OnStall(fmt.Sprintf("%s %s: a command has waited %v with nothing read and no read pending: the IMAP library is stuck", ep.Side, addr, d.Round(time.Second)))
+		}
+	}
+	return ic, addr, ep.mode(port), cfg, nil
 }
 
 func (e Endpoint) flagPrefix() string {
@@ -514,7 +527,17 @@ type idleConn struct {
 	timeout time.Duration
 	mu      sync.Mutex
 	pending int
+	// onStall is called when a command has been outstanding for
+	// stallAfter with nothing read (see Endpoint.OnStall); stall is its
+	// timer, re-armed by every read.
+	onStall func(time.Duration)
+	stall   *time.Timer
 }
+
+// stallAfter is how long a connection may wait for its next bytes before
+// it is deemed stuck in the library: half an idle timeout more than the
+// read deadline, which ends every honest wait on the network first.
+func (c *idleConn) stallAfter() time.Duration { return c.timeout * 3 / 2 }
 
 func (c *idleConn) busy(delta int) {
 	c.mu.Lock()
@@ -522,9 +545,33 @@ func (c *idleConn) busy(delta int) {
 	c.pending += delta
 	if c.pending > 0 {
 		c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+		c.armStall()
 	} else {
 		c.pending = 0
 		c.Conn.SetReadDeadline(time.Time{})
+		if c.stall != nil {
+			c.stall.Stop()
+		}
+	}
+}
+
+// armStall (re)starts the stall timer; c.mu is held.
+func (c *idleConn) armStall() {
+	switch {
+	case c.onStall == nil:
+	case c.stall == nil:
+		c.stall = time.AfterFunc(c.stallAfter(), c.stalled)
+	default:
+		c.stall.Reset(c.stallAfter())
+	}
+}
+
+func (c *idleConn) stalled() {
+	c.mu.Lock()
+	stuck := c.pending > 0
+	c.mu.Unlock()
+	if stuck {
+		c.onStall(c.stallAfter())
 	}
 }
 
@@ -534,6 +581,7 @@ func (c *idleConn) Read(b []byte) (int, error) {
 		c.mu.Lock()
 		if c.pending > 0 {
 			c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+			c.armStall()
 		}
 		c.mu.Unlock()
 	}

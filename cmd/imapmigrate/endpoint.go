@@ -63,6 +63,7 @@ func (e *endpointFlags) endpoint(env *environment, batch bool) (imapsync.Endpoin
 	ep := imapsync.Endpoint{
 		Side: e.side, Addr: e.addr, TLS: mode, CAFile: e.caFile, InsecureSkipVerify: e.insecure,
 		User: e.user, Master: e.master, MasterSeparator: e.masterSep, IdleTimeout: e.idleTimeout,
+		OnStall: env.stuck,
 	}
 	ep.Password, err = e.password(env)
 	var ue usageError

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/imapmigrate/imapmigrate/imapsync"
@@ -35,7 +36,7 @@ func (e failuresError) Error() string { return fmt.Sprintf("%d failures", e.n) }
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	env := &environment{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	env := &environment{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, exit: os.Exit}
 	os.Exit(run(ctx, env, os.Args[1:]))
 }
 
@@ -45,6 +46,21 @@ type environment struct {
 	stdin          *os.File
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// exit ends the process; nil in tests, where a stuck run is only
+	// reported.
+	exit func(code int)
+}
+
+// stuck reports a connection the IMAP library stopped reading (see
+// imapsync.Endpoint.OnStall) with every goroutine's stack, for a bug
+// report, and ends the process: the state is safe against that at any
+// instant, and a hung cron job would keep its state lock for ever.
+func (env *environment) stuck(msg string) {
+	fmt.Fprintf(env.stderr, "imapmigrate: %s; stopping (the state is safe; please report this with the stacks below)\n", msg)
+	pprof.Lookup("goroutine").WriteTo(env.stderr, 2)
+	if env.exit != nil {
+		env.exit(exitFatal)
+	}
 }
 
 const usage = `imapmigrate moves mailboxes between IMAP servers over IMAP.
