@@ -29,6 +29,11 @@ type Store struct {
 	// against.
 	snapSize int64
 	dirty    bool // changed since the snapshot
+	// released are the folders Release kept parsed, holding releasedPairs
+	// pairs; past releaseBudget they are frozen.
+	released      []string
+	releasedPairs int
+	releaseBudget int
 	// trimmed is set once Trim compacted: a run that big ends with a
 	// compaction too, so that the next run has no journal to replay.
 	trimmed bool
@@ -50,7 +55,7 @@ func OpenReadOnly(dir, user string) (*Store, error) {
 		return nil, errors.New("state: empty user name")
 	}
 	base := filepath.Join(dir, escapeUser(user))
-	s := &Store{user: user, path: base + snapSuffix, jpath: base + journalSuffix, readOnly: true}
+	s := &Store{user: user, path: base + snapSuffix, jpath: base + journalSuffix, readOnly: true, releaseBudget: defaultReleaseBudget}
 	mem, gen, err := readSnapshot(s.path, s.user)
 	if err != nil {
 		return nil, err
@@ -76,7 +81,7 @@ func Open(dir, user string) (*Store, error) {
 		return nil, err
 	}
 	base := filepath.Join(dir, escapeUser(user))
-	s := &Store{user: user, path: base + snapSuffix, jpath: base + journalSuffix}
+	s := &Store{user: user, path: base + snapSuffix, jpath: base + journalSuffix, releaseBudget: defaultReleaseBudget}
 	lock, err := lockFile(base+lockSuffix, user)
 	if err != nil {
 		return nil, err
@@ -202,15 +207,34 @@ func (s *Store) LoadFolder(src string) (Folder, bool, error) {
 }
 
 // Release tells the store that the run is done with folder src for now:
-// its pairs leave memory for a compact form and are read again when asked
-// for. Unknown folders are ignored.
+// once the released folders hold more pairs than releaseBudget, their pairs
+// leave memory for a compact form (and, after the next compaction, for the
+// file) and are read again when asked for. Below the budget they stay as
+// they are: a small run does not pay for re-encoding them. Unknown folders
+// are ignored.
 func (s *Store) Release(src string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f, ok := s.mem.folders[src]; ok {
-		s.mem.freeze(f)
+	f, ok := s.mem.folders[src]
+	if !ok || s.mem.lazy[src] != nil {
+		return
 	}
+	s.released = append(s.released, src)
+	s.releasedPairs += len(f.Messages)
+	if s.releasedPairs <= s.releaseBudget {
+		return
+	}
+	for _, name := range s.released {
+		if f, ok := s.mem.folders[name]; ok {
+			s.mem.freeze(f)
+		}
+	}
+	s.released, s.releasedPairs = nil, 0
 }
+
+// defaultReleaseBudget is how many pairs released folders keep in memory,
+// parsed (some 150 bytes each), before Release freezes them: 7 MB.
+const defaultReleaseBudget = 50_000
 
 // FolderInfo returns what the state knows of folder src but its pairs: the
 // metadata, the intent and the number of pairs. Cheaper than Folder, which

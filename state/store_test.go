@@ -328,6 +328,7 @@ func TestLazyFolders(t *testing.T) {
 func TestRelease(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
+	s.releaseBudget = 0 // every Release freezes at once
 	fill(t, s, "INBOX", 50)
 	fill(t, s, "Sent", 7)
 	fill(t, s, "Trash", 3)
@@ -458,6 +459,7 @@ func TestSnapshotWithoutIndex(t *testing.T) {
 func TestTrim(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
+	s.releaseBudget = 0
 	defer func() { must(t, s.Close()) }()
 	fill(t, s, "INBOX", 400)
 	s.Release("INBOX")
@@ -488,4 +490,24 @@ func TestTrim(t *testing.T) {
 	must(t, s.Close())
 	s = open(t, dir)
 	sameState(t, "reopened", all(s), want)
+}
+
+// TestReleaseBudget: released folders stay parsed until they hold more
+// pairs than the budget together; then all of them are frozen.
+func TestReleaseBudget(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	s.releaseBudget = 10
+	fill(t, s, "INBOX", 6)
+	fill(t, s, "Sent", 7)
+	want := all(s)
+	s.Release("INBOX")
+	if len(s.mem.lazy) != 0 {
+		t.Fatalf("6 pairs released under a budget of 10: %d folders frozen, want none", len(s.mem.lazy))
+	}
+	s.Release("Sent")
+	if len(s.mem.lazy) != 2 || s.releasedPairs != 0 {
+		t.Errorf("13 pairs released over a budget of 10: %d folders frozen (want 2), %d pairs counted (want 0)", len(s.mem.lazy), s.releasedPairs)
+	}
+	sameState(t, "after freezing", all(s), want)
 }
