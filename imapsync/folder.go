@@ -402,17 +402,30 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 	}
 	pairedDst := map[uint32]bool{}
 	dropped := map[string]bool{}
+	// Messages share a handful of flag sets: each is cleaned once.
+	cleaned := make([][]string, len(w.src.flags))
+	isClean := make([]bool, len(w.src.flags))
+	seenPairs := 0
 	for i := range w.src.len() {
 		sm := w.src.at(i)
 		uid := sm.UID
-		srcFlags, drop := w.filter.clean(sm.Flags)
-		for _, f := range drop {
-			dropped[f] = true
+		set := w.src.flagSet(i)
+		if !isClean[set] {
+			var drop []string
+			cleaned[set], drop = w.filter.clean(sm.Flags)
+			for _, f := range drop {
+				dropped[f] = true
+			}
+			isClean[set] = true
 		}
+		srcFlags := cleaned[set] // shared: never modified in place
 		var pm state.Message
 		var paired bool
 		if samePairing {
 			pm, paired = prev.Messages[uid]
+		}
+		if paired {
+			seenPairs++
 		}
 		switch {
 		case !paired:
@@ -446,7 +459,8 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 			}
 		}
 	}
-	if samePairing {
+	// Pairs whose source message is gone: none when every pair was seen.
+	if samePairing && seenPairs < len(prev.Messages) {
 		for uid, pm := range prev.Messages {
 			if !w.src.has(uid) {
 				w.report.GoneOnSrc++

@@ -84,6 +84,10 @@ func (l metaList) find(uid uint32) (int, bool) {
 	})
 }
 
+// flagSet is the number of the i-th message's flag set: messages with the
+// same number have the same flags.
+func (l metaList) flagSet(i int) uint32 { return l.msgs[i].flags }
+
 // get returns the message with this UID, the zero msgMeta if there is none.
 func (l metaList) get(uid uint32) msgMeta {
 	if i, ok := l.find(uid); ok {
