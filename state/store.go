@@ -207,7 +207,7 @@ func (s *Store) LoadFolder(src string) (Folder, bool, error) {
 }
 
 // Release tells the store that the run is done with folder src for now:
-// once the released folders hold more pairs than releaseBudget, their pairs
+// once the released folders hold more pairs than releaseBudget (20,000), their pairs
 // leave memory for a compact form (and, after the next compaction, for the
 // file) and are read again when asked for. Below the budget they stay as
 // they are: a small run does not pay for re-encoding them. Unknown folders
@@ -233,8 +233,9 @@ func (s *Store) Release(src string) {
 }
 
 // defaultReleaseBudget is how many pairs released folders keep in memory,
-// parsed (some 150 bytes each), before Release freezes them: 7 MB.
-const defaultReleaseBudget = 50_000
+// parsed (some 150 bytes each), before Release freezes them: 3 MB, and a
+// 10,000-message mailbox's repeat run never pays for freezing.
+const defaultReleaseBudget = 20_000
 
 // FolderInfo returns what the state knows of folder src but its pairs: the
 // metadata, the intent and the number of pairs. Cheaper than Folder, which
