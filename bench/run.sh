@@ -13,6 +13,7 @@
 #   BENCH_REPEAT    first copies per tool, each into its own empty user (default 3); the table
 #                   shows the median and the range
 #   BENCH_NOOP_REPEAT  no-op re-runs per tool (default 5); the table shows the median and the range
+#   BENCH_CHANGE_REPEAT  1% changes, each followed by a run of every tool (default 3); median, range
 #   BENCH_TOOLS     which tools to run, in order (default "imapmigrate mbsync dsync")
 #   BENCH_IMAPMIGRATE_ARGS  extra arguments for every imapmigrate sync (e.g. "--connections 8")
 #   BENCH_IDLE_WAIT seconds to wait, before each run, for the rest of the machine to go quiet
@@ -33,6 +34,7 @@ CHANGE=$(( MESSAGES / 100 > 100 ? MESSAGES / 100 : 100 ))
 SEED=${BENCH_SEED:-1}
 REPEAT=${BENCH_REPEAT:-3}
 NOOP_REPEAT=${BENCH_NOOP_REPEAT:-5}
+CHANGE_REPEAT=${BENCH_CHANGE_REPEAT:-3}
 TOOLS=${BENCH_TOOLS:-imapmigrate mbsync dsync}
 IM_ARGS=${BENCH_IMAPMIGRATE_ARGS:-}
 MASTER=admin MASTERPW=masterpw
@@ -370,19 +372,26 @@ for REP in $(seq 1 "$NOOP_REPEAT"); do
 done
 REP=1 REPEAT_LABEL=
 
-log "changing 1% of the source: 100 new messages, flags of 100 others"
-"$BT" change -addr "127.0.0.1:$OLDPORT" -user alice -seed "$SEED" -new "$CHANGE" -flags "$CHANGE" >"$TMP/logs/change.log" 2>&1 ||
-	die "changing the source failed: $(cat "$TMP/logs/change.log")"
-log "$(cat "$TMP/logs/change.log")"
-out=$(src_hash alice "$TMP/src1.json")
-read -r SRC1_MSGS SRC1_BYTES _ <<<"$out"
-NEW_MSGS=$((SRC1_MSGS - SRC_MSGS)) NEW_BYTES=$((SRC1_BYTES - SRC_BYTES))
-
-for tool in $TOOLS; do
-	touch_users alice "alice_$tool"
-	run_tool "$tool" 1pct "$NEW_MSGS" "$NEW_BYTES" alice "alice_$tool"
-	check "$tool" 1pct "$TMP/src1.json" "alice_$tool"
+# 1% changes, CHANGE_REPEAT times (each a new change, seeded apart), every tool after each; the
+# row is the median. Each tool's copy is checked after the last.
+prev_msgs=$SRC_MSGS prev_bytes=$SRC_BYTES
+for REP in $(seq 1 "$CHANGE_REPEAT"); do
+	REPEAT_LABEL=" ($REP of $CHANGE_REPEAT)"
+	log "changing 1% of the source$REPEAT_LABEL: $CHANGE new messages, flags of $CHANGE others"
+	"$BT" change -addr "127.0.0.1:$OLDPORT" -user alice -seed "$((SEED + REP - 1))" -new "$CHANGE" -flags "$CHANGE" >"$TMP/logs/change.log" 2>&1 ||
+		die "changing the source failed: $(cat "$TMP/logs/change.log")"
+	log "$(cat "$TMP/logs/change.log")"
+	out=$(src_hash alice "$TMP/src1.json")
+	read -r SRC1_MSGS SRC1_BYTES _ <<<"$out"
+	NEW_MSGS=$((SRC1_MSGS - prev_msgs)) NEW_BYTES=$((SRC1_BYTES - prev_bytes))
+	prev_msgs=$SRC1_MSGS prev_bytes=$SRC1_BYTES
+	for tool in $TOOLS; do
+		touch_users alice "alice_$tool"
+		run_tool "$tool" 1pct "$NEW_MSGS" "$NEW_BYTES" alice "alice_$tool"
+		if [ "$REP" = "$CHANGE_REPEAT" ]; then check "$tool" 1pct "$TMP/src1.json" "alice_$tool"; fi
+	done
 done
+REP=1 REPEAT_LABEL=
 
 # Memory: 300 small messages, then one 20 MB and one 50 MB message.
 for u in tiny big; do
@@ -477,7 +486,7 @@ mkdir -p "$(dirname "$OUT")"
 	echo "runs: first = first copy into an empty user; noop = the same again with nothing changed; 1pct = after"
 	echo "  the 1% change; tiny = 300 small messages (user tiny); big = one 20 MB and one 50 MB message (user big)."
 	echo "  imapmigrate-cN: imapmigrate's first copy with --connections N."
-	echo "first: $REPEAT runs per tool, each into its own empty user; noop: $NOOP_REPEAT runs per tool; the row is the"
+	echo "first: $REPEAT runs per tool, each into its own empty user; noop: $NOOP_REPEAT runs per tool; 1pct: $CHANGE_REPEAT changes, each tool run after each; the row is the"
 	echo "  median run by wall time, (range) the fastest and slowest. Before each noop and 1pct run both users got one"
 	echo "  untimed LIST-STATUS (benchtool touch), so that no tool pays for settling indexes after another's reads."
 	echo "msgs, MB: what the run had to copy (as served over IMAP, CRLF). CPU s, RSS MB: the tool's process"
