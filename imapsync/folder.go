@@ -1,6 +1,7 @@
 package imapsync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -116,23 +117,32 @@ func (w *folderWork) fail() {
 // what still has to be copied.
 func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstView *serverView) (*folderWork, error) {
 	w := &folderWork{pair: p, report: FolderReport{Src: p.Src, Dst: p.Dst, Created: u.created[p.Dst]}, expunged: map[uint32]uint32{}}
+	// Both connections are taken at once (where they must be dialled, the
+	// two logins overlap), and the folder's state is read meanwhile.
+	var src, dst *Conn
+	var srcGetErr, dstGetErr error
+	var got sync.WaitGroup
+	got.Go(func() { src, srcGetErr = u.src.get(ctx) })
+	got.Go(func() { dst, dstGetErr = u.dst.get(ctx) })
+	var stateErr error
 	if u.store != nil {
-		prev, _, err := u.store.LoadFolder(p.Src)
-		if err != nil {
-			return nil, fmt.Errorf("state: %w", err)
-		}
-		w.prev = prev
+		w.prev, _, stateErr = u.store.LoadFolder(p.Src)
 	}
-	src, err := u.src.get(ctx)
-	if err != nil {
-		return nil, err
+	got.Wait()
+	if srcGetErr != nil || dstGetErr != nil || stateErr != nil {
+		if srcGetErr == nil {
+			u.src.put(src, false)
+		}
+		if dstGetErr == nil {
+			u.dst.put(dst, false)
+		}
+		if stateErr != nil {
+			return nil, fmt.Errorf("state: %w", stateErr)
+		}
+		return nil, cmp.Or(srcGetErr, dstGetErr)
 	}
 	srcBroken, srcDead := false, false
 	defer func() { u.src.release(src, srcDead, srcBroken) }()
-	dst, err := u.dst.get(ctx)
-	if err != nil {
-		return nil, err
-	}
 	dstBroken := false
 	defer func() {
 		u.dst.put(dst, dstBroken)
@@ -166,6 +176,7 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 		// The destination was listed against pairs the source's new
 		// UIDVALIDITY voids: list it in full.
 		dstList.modseq = 0
+		var err error
 		if dstMsgs, err = dstList.list(); err != nil {
 			dstErr = &openError{listing: true, err: err}
 		}
