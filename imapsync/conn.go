@@ -519,7 +519,8 @@ func (c *Conn) storeAll(ops []storeOp, unselect bool) error {
 // idleConn is a net.Conn whose deadlines belong to this tool, not to the
 // IMAP library: the library's 5-minute absolute literal deadline would kill a
 // big message on a slow link. While a command is outstanding, every Read and
-// Write re-arms an idle deadline; while nothing is outstanding the connection
+// Write re-arms an idle deadline (a long upload, which the server answers
+// only at its end, included); while nothing is outstanding the connection
 // may stay silent.
 type idleConn struct {
 	net.Conn
@@ -532,6 +533,9 @@ type idleConn struct {
 	// timer, re-armed by every read.
 	onStall func(time.Duration)
 	stall   *time.Timer
+	// ended is set once a read failed (closed, deadline, reset): the
+	// reader has returned, so nothing can be stuck waiting on it.
+	ended bool
 }
 
 // stallAfter is how long a connection may wait for its next bytes before
@@ -558,7 +562,7 @@ func (c *idleConn) busy(delta int) {
 // armStall (re)starts the stall timer; c.mu is held.
 func (c *idleConn) armStall() {
 	switch {
-	case c.onStall == nil:
+	case c.onStall == nil, c.ended:
 	case c.stall == nil:
 		c.stall = time.AfterFunc(c.stallAfter(), c.stalled)
 	default:
@@ -568,7 +572,7 @@ func (c *idleConn) armStall() {
 
 func (c *idleConn) stalled() {
 	c.mu.Lock()
-	stuck := c.pending > 0
+	stuck := c.pending > 0 && !c.ended
 	c.mu.Unlock()
 	if stuck {
 		c.onStall(c.stallAfter())
@@ -577,9 +581,15 @@ func (c *idleConn) stalled() {
 
 func (c *idleConn) Read(b []byte) (int, error) {
 	n, err := c.rb.Read(b)
-	if n > 0 {
+	if n > 0 || err != nil {
 		c.mu.Lock()
-		if c.pending > 0 {
+		switch {
+		case err != nil:
+			c.ended = true
+			if c.stall != nil {
+				c.stall.Stop()
+			}
+		case c.pending > 0:
 			c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 			c.armStall()
 		}
@@ -590,7 +600,18 @@ func (c *idleConn) Read(b []byte) (int, error) {
 
 func (c *idleConn) Write(b []byte) (int, error) {
 	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
-	return c.Conn.Write(b)
+	n, err := c.Conn.Write(b)
+	if n > 0 {
+		// A server taking in a long APPEND says nothing until its end:
+		// while it keeps taking data, the wait for its answer is young.
+		c.mu.Lock()
+		if c.pending > 0 {
+			c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+			c.armStall()
+		}
+		c.mu.Unlock()
+	}
+	return n, err
 }
 
 func (c *idleConn) SetDeadline(time.Time) error      { return nil }
