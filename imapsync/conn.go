@@ -59,7 +59,7 @@ type Endpoint struct {
 	// Debug, when set, receives the raw protocol with passwords elided.
 	Debug func(side, line string)
 	// OnStall, when set, is called (once per connection) if a command has
-	// been outstanding for 1.5 × IdleTimeout with nothing read although no
+	// been outstanding for 5 × IdleTimeout with nothing read although no
 	// read is waiting on the network (whose deadline would have fired):
 	// the IMAP library is stuck, and the run with it. The caller reports
 	// it and ends the process, so a cron job does not hang holding its
@@ -538,10 +538,14 @@ type idleConn struct {
 	ended bool
 }
 
-// stallAfter is how long a connection may wait for its next bytes before
-// it is deemed stuck in the library: half an idle timeout more than the
-// read deadline, which ends every honest wait on the network first.
-func (c *idleConn) stallAfter() time.Duration { return c.timeout * 3 / 2 }
+// stallAfter is how long a connection may go without reading while a
+// command is outstanding and no read waits on the network before it is
+// deemed stuck in the library. A reader can also wait on this tool for a
+// while (a source FETCH whose consumer is replacing a broken destination
+// connection, with bounded retries and backoff: minutes at most), so the
+// bar is high: five idle timeouts, ten minutes by default. A cron job
+// still never hangs for good.
+func (c *idleConn) stallAfter() time.Duration { return 5 * c.timeout }
 
 func (c *idleConn) busy(delta int) {
 	c.mu.Lock()
