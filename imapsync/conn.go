@@ -530,7 +530,7 @@ type idleConn struct {
 	pending int
 	// onStall is called when a command has been outstanding for
 	// stallAfter with nothing read (see Endpoint.OnStall); stall is its
-	// timer, re-armed by every read.
+	// timer, re-armed by every read and write (progress).
 	onStall func(time.Duration)
 	stall   *time.Timer
 	// ended is set once a read failed (closed, deadline, reset): the
@@ -552,25 +552,34 @@ func (c *idleConn) busy(delta int) {
 	defer c.mu.Unlock()
 	c.pending += delta
 	if c.pending > 0 {
-		c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
-		c.armStall()
+		c.progress()
 	} else {
 		c.pending = 0
 		c.Conn.SetReadDeadline(time.Time{})
-		if c.stall != nil {
-			c.stall.Stop()
-		}
+		c.stopStall()
 	}
 }
 
-// armStall (re)starts the stall timer; c.mu is held.
-func (c *idleConn) armStall() {
+// progress re-arms the read deadline and the stall timer while a command
+// is outstanding: the connection just showed it is alive; c.mu is held.
+func (c *idleConn) progress() {
+	if c.pending == 0 {
+		return
+	}
+	c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 	switch {
 	case c.onStall == nil, c.ended:
 	case c.stall == nil:
 		c.stall = time.AfterFunc(c.stallAfter(), c.stalled)
 	default:
 		c.stall.Reset(c.stallAfter())
+	}
+}
+
+// stopStall stops the stall timer; c.mu is held.
+func (c *idleConn) stopStall() {
+	if c.stall != nil {
+		c.stall.Stop()
 	}
 }
 
@@ -587,15 +596,11 @@ func (c *idleConn) Read(b []byte) (int, error) {
 	n, err := c.rb.Read(b)
 	if n > 0 || err != nil {
 		c.mu.Lock()
-		switch {
-		case err != nil:
+		if err != nil {
 			c.ended = true
-			if c.stall != nil {
-				c.stall.Stop()
-			}
-		case c.pending > 0:
-			c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
-			c.armStall()
+			c.stopStall()
+		} else {
+			c.progress()
 		}
 		c.mu.Unlock()
 	}
@@ -609,10 +614,7 @@ func (c *idleConn) Write(b []byte) (int, error) {
 		// A server taking in a long APPEND says nothing until its end:
 		// while it keeps taking data, the wait for its answer is young.
 		c.mu.Lock()
-		if c.pending > 0 {
-			c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
-			c.armStall()
-		}
+		c.progress()
 		c.mu.Unlock()
 	}
 	return n, err
