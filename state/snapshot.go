@@ -73,7 +73,12 @@ type snapEnd struct {
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func checksum(b []byte) string {
-	return fmt.Sprintf("%08x", crc32.Checksum(b, castagnoli))
+	return hexSum(crc32.Checksum(b, castagnoli))
+}
+
+// hexSum is how a snapshot writes a CRC-32C: eight hex digits.
+func hexSum(sum uint32) string {
+	return fmt.Sprintf("%08x", sum)
 }
 
 // writeSnapshot writes m as generation gen to path atomically: temporary
@@ -164,7 +169,7 @@ func encodeSnapshot(f *os.File, user string, gen uint64, m *memory) (map[string]
 		blocks[name] = b
 		total += c.sf.Messages
 	}
-	end := snapEnd{End: true, Folders: len(names), Messages: total, Sum: fmt.Sprintf("%08x", sum.Sum32()), Index: fmt.Sprintf("%08x", index.Sum32())}
+	end := snapEnd{End: true, Folders: len(names), Messages: total, Sum: hexSum(sum.Sum32()), Index: hexSum(index.Sum32())}
 	if err := json.NewEncoder(out).Encode(end); err != nil {
 		return nil, err
 	}
@@ -431,7 +436,7 @@ func readIndexed(path, user string) (m *memory, gen uint64, ok bool) {
 	// whole file's checksum is streamed (no line walked, nothing kept).
 	section := io.NewSectionReader(f, 0, endOff)
 	whole := crc32.New(castagnoli)
-	if _, err := io.CopyBuffer(whole, section, make([]byte, 64<<10)); err != nil || fmt.Sprintf("%08x", whole.Sum32()) != end.Sum {
+	if _, err := io.CopyBuffer(whole, section, make([]byte, 64<<10)); err != nil || hexSum(whole.Sum32()) != end.Sum {
 		return nil, 0, false
 	}
 	r := bufio.NewReaderSize(section, 4096)
@@ -478,7 +483,7 @@ func readIndexed(path, user string) (m *memory, gen uint64, ok bool) {
 		m.folders[c.folder.Src] = c.folder
 		m.lazy[c.folder.Src] = c
 	}
-	if pos != endOff || end.Folders != h.Folders || end.Messages != total || fmt.Sprintf("%08x", index.Sum32()) != end.Index {
+	if pos != endOff || end.Folders != h.Folders || end.Messages != total || hexSum(index.Sum32()) != end.Index {
 		return nil, 0, false
 	}
 	m.file = f
