@@ -477,8 +477,13 @@ type storeOp struct {
 // a folder's flag changes instead of one per change. The error names the
 // first STORE that failed.
 func (c *Conn) storeAll(ops []storeOp, unselect bool) error {
+	return c.sendStores(ops, unselect)()
+}
+
+// sendStores is storeAll without the wait: the function it returns waits.
+func (c *Conn) sendStores(ops []storeOp, unselect bool) (wait func() error) {
 	if err := c.guard("STORE"); err != nil {
-		return err
+		return func() error { return err }
 	}
 	done := c.op()
 	cmds := make([]*imapclient.FetchCommand, len(ops))
@@ -499,21 +504,21 @@ func (c *Conn) storeAll(ops []storeOp, unselect bool) error {
 	for i, cmd := range cmds {
 		wg.Go(func() { errs[i] = cmd.Close() })
 	}
-	wg.Wait()
-	waitUnselect()
-	var first error
-	for i, err := range errs {
-		if err != nil {
-			sign := "+"
-			if ops[i].op == imap.StoreFlagsDel {
-				sign = "-"
+	return func() error {
+		wg.Wait()
+		waitUnselect()
+		done()
+		for i, err := range errs {
+			if err != nil {
+				sign := "+"
+				if ops[i].op == imap.StoreFlagsDel {
+					sign = "-"
+				}
+				return fmt.Errorf("STORE %sFLAGS: %w", sign, err)
 			}
-			first = fmt.Errorf("STORE %sFLAGS: %w", sign, err)
-			break
 		}
+		return nil
 	}
-	done()
-	return first
 }
 
 // idleConn is a net.Conn whose deadlines belong to this tool, not to the

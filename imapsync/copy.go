@@ -388,8 +388,16 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 // (both would read the dead literal again, racing with the IMAP library's
 // reader) and the caller must abandon src. It returns the UIDs seen.
 func streamBodies(src *Conn, set imap.UIDSet, put func(uid uint32, body *sourceReader) (dead bool)) (seen map[uint32]bool, dead bool, err error) {
+	return readBodies(fetchBodies(src, set), put)
+}
+
+// fetchBodies sends the FETCH of streamBodies; readBodies reads its answers.
+func fetchBodies(src *Conn, set imap.UIDSet) *imapclient.FetchCommand {
+	return src.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+}
+
+func readBodies(fetch *imapclient.FetchCommand, put func(uid uint32, body *sourceReader) (dead bool)) (seen map[uint32]bool, dead bool, err error) {
 	seen = map[uint32]bool{}
-	fetch := src.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
 	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
 		var uid uint32
 		for item := msg.Next(); item != nil; item = msg.Next() {

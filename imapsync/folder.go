@@ -1,7 +1,6 @@
 package imapsync
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -112,67 +111,37 @@ func (w *folderWork) fail() {
 	w.mu.Unlock()
 }
 
-// scanFolder compares one folder pair: it lists both sides, carries flag
-// changes, adopts messages already on the destination and leaves in toCopy
-// what still has to be copied.
-func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstView *serverView) (*folderWork, error) {
-	w := &folderWork{pair: p, report: FolderReport{Src: p.Src, Dst: p.Dst, Created: u.created[p.Dst]}, expunged: map[uint32]uint32{}}
-	// Both connections are taken at once (where they must be dialled, the
-	// two logins overlap), and the folder's state is read meanwhile.
-	var src, dst *Conn
-	var srcGetErr, dstGetErr error
-	var got sync.WaitGroup
-	got.Go(func() { src, srcGetErr = u.src.get(ctx) })
-	got.Go(func() { dst, dstGetErr = u.dst.get(ctx) })
-	var stateErr error
-	if u.store != nil {
-		w.prev, _, stateErr = u.store.LoadFolder(p.Src)
+// scanFolder compares one folder pair on lane's connections: it lists both
+// sides, carries flag changes, adopts messages already on the destination
+// and leaves in toCopy what still has to be copied. When lane.next is set,
+// that folder's open goes out with this one's last commands.
+func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstView *serverView, lane *scanLane) (*folderWork, error) {
+	fs := lane.takeAhead(p)
+	if fs == nil {
+		var err error
+		if fs, err = u.newScan(ctx, p, srcView, dstView, lane); err != nil {
+			return nil, err
+		}
+		fs.send(u)
+	} else if err := fs.loadPairs(u); err != nil {
+		fs.discard()
+		return nil, err
 	}
-	got.Wait()
-	if srcGetErr != nil || dstGetErr != nil || stateErr != nil {
-		if srcGetErr == nil {
-			u.src.put(src, false)
-		}
-		if dstGetErr == nil {
-			u.dst.put(dst, false)
-		}
-		if stateErr != nil {
-			return nil, fmt.Errorf("state: %w", stateErr)
-		}
-		return nil, cmp.Or(srcGetErr, dstGetErr)
-	}
-	srcBroken, srcDead := false, false
-	defer func() { u.src.release(src, srcDead, srcBroken) }()
-	dstBroken := false
-	defer func() {
-		u.dst.put(dst, dstBroken)
-	}()
+	w, src, dst := fs.w, lane.src, lane.dst
+	srcBroken, srcDead, dstBroken := false, false, false
+	defer func() { lane.settle(u, srcDead, srcBroken, dstBroken) }()
 
 	// Both sides are opened and listed at once.
-	srcList := &listing{c: src, prev: w.prev}
-	dstList := &listing{c: dst, prev: w.prev, dst: true}
-	srcStatus, dstStatus := statusValidity(srcView, p.Src), statusValidity(dstView, p.Dst)
-	if w.prev.Dst == p.Dst {
-		srcList.modseq = w.prev.SrcHighestModSeq
-		if srcStatus == w.prev.SrcUIDValidity {
-			dstList.modseq = w.prev.DstHighestModSeq
-		}
-	}
-	_, dstExists := dstView.byName[p.Dst]
-	openDst := dstExists || !u.opts.DryRun
+	srcList, dstList := fs.srcList, fs.dstList
 	var srcMsgs, dstMsgs []msgMeta
 	var srcErr, dstErr error
 	var wg sync.WaitGroup
-	if openDst {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			dstMsgs, dstErr = dstList.openAndList(p.Dst, !u.opts.DryRun, dstStatus)
-		}()
+	if fs.openDst {
+		wg.Go(func() { dstMsgs, dstErr = fs.receiveDst(u) })
 	}
-	srcMsgs, srcErr = srcList.openAndList(p.Src, false, srcStatus)
+	srcMsgs, srcErr = fs.receiveSrc()
 	wg.Wait()
-	if openDst && dstErr == nil && srcErr == nil && dstList.modseq != 0 && srcList.sel.UIDValidity != w.prev.SrcUIDValidity {
+	if fs.openDst && dstErr == nil && srcErr == nil && dstList.modseq != 0 && srcList.sel.UIDValidity != w.prev.SrcUIDValidity {
 		// The destination was listed against pairs the source's new
 		// UIDVALIDITY voids: list it in full.
 		dstList.modseq = 0
@@ -182,10 +151,11 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 		}
 	}
 	// A destination folder left selected makes the server keep this
-	// session's view up to date while others append to it.
-	dstOpen := openDst && dstErr == nil
+	// session's view up to date while others append to it: the lane's last
+	// folder is left (the next one's SELECT leaves the others).
+	dstOpen := fs.openDst && dstErr == nil
 	defer func() {
-		if dstOpen && !dstBroken {
+		if dstOpen && !dstBroken && lane.next == nil {
 			dst.unselect()
 		}
 	}()
@@ -195,7 +165,7 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 	}
 	w.srcSel = srcList.sel
 	w.src = newMetaList(srcMsgs)
-	if openDst {
+	if fs.openDst {
 		dstSel := dstList.sel
 		w.dstSel = dstSel
 		w.dstValid = dstSel.UIDValidity
@@ -216,20 +186,24 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 		}
 		return nil, err
 	}
-	// The destination's flags and the source's prefetch go at once.
+	// The destination's flags, the source's prefetch and the next folder's
+	// open go out at once.
+	waitFlags := func() error { return nil }
+	if !u.opts.DryRun {
+		unselect := dstOpen && lane.next == nil
+		waitFlags = u.sendFlags(w, dst, d, unselect)
+		if unselect {
+			dstOpen = false
+		}
+	}
+	prefetch := u.sendPrefetch(src, w)
+	if lane.next != nil {
+		u.sendAhead(*lane.next, srcView, dstView, lane)
+	}
 	var flagsErr error
 	var tail sync.WaitGroup
-	if !u.opts.DryRun {
-		tail.Add(1)
-		go func() {
-			defer tail.Done()
-			flagsErr = u.applyFlags(w, dst, d, dstOpen)
-			if dst.Selected() == "" {
-				dstOpen = false
-			}
-		}()
-	}
-	dead, prefetchErr := u.prefetch(src, w)
+	tail.Go(func() { flagsErr = waitFlags() })
+	dead, prefetchErr := prefetch.wait()
 	tail.Wait()
 	if dead {
 		srcDead = true
@@ -363,26 +337,57 @@ func fetchMeta(c *Conn, exists uint32) ([]msgMeta, error) {
 
 // fetchMetaSet lists UID, FLAGS, INTERNALDATE and RFC822.SIZE of a set of
 // messages; only those changed since modseq when it is not 0 (CONDSTORE).
+// Answers the library handed to this FETCH that were not its own (see
+// collectMeta) are asked again by UID.
 func fetchMetaSet(c *Conn, set imap.NumSet, modseq uint64) ([]msgMeta, error) {
 	defer c.op()()
-	opts := &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true, ChangedSince: modseq}
-	return collectMeta(c.Fetch(set, opts))
+	out, partial, err := collectMeta(c.Fetch(set, metaOptions(modseq)))
+	if err != nil || len(partial) == 0 {
+		return out, err
+	}
+	more, err := refetchMeta(c, partial)
+	return append(out, more...), err
 }
 
-// collectMeta reads the answers of a metadata FETCH.
-func collectMeta(cmd *imapclient.FetchCommand) ([]msgMeta, error) {
-	var out []msgMeta
+func metaOptions(modseq uint64) *imap.FetchOptions {
+	return &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true, ChangedSince: modseq}
+}
+
+// refetchMeta lists the messages of uids again, in full. A message that
+// still comes back without INTERNALDATE is an error: its listing cannot be
+// trusted.
+func refetchMeta(c *Conn, uids imap.UIDSet) ([]msgMeta, error) {
+	defer c.op()()
+	out, partial, err := collectMeta(c.Fetch(uids, metaOptions(0)))
+	if err == nil && len(partial) > 0 {
+		err = fmt.Errorf("FETCH %s answered without INTERNALDATE", partial)
+	}
+	return out, err
+}
+
+// collectMeta reads the answers of a metadata FETCH. The library gives a
+// FETCH every untagged FETCH of a UID it asked for and has not seen yet, so
+// a flag update the server sends on its own (another session changed a
+// flag) or the answer to a STORE still in flight can land here, and the
+// command's own answer for that UID is then dropped as a duplicate. Those
+// carry no INTERNALDATE, which every answer to this FETCH does: they are
+// returned apart, as partial, for the caller to ask again.
+func collectMeta(cmd *imapclient.FetchCommand) (out []msgMeta, partial imap.UIDSet, err error) {
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		buf, err := msg.Collect()
 		if err != nil {
 			cmd.Close()
-			return nil, err
+			return nil, nil, err
 		}
-		if buf.UID != 0 {
+		switch {
+		case buf.UID == 0:
+		case buf.InternalDate.IsZero():
+			partial.AddNum(buf.UID)
+		default:
 			out = append(out, metaOf(buf.UID, buf.Flags, buf.InternalDate, buf.RFC822Size))
 		}
 	}
-	return out, cmd.Close()
+	return out, partial, cmd.Close()
 }
 
 // folderDiff is what the listings of both sides say, against the state.
@@ -505,6 +510,12 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 // applyFlags writes merged flags to the destination and records them.
 // With unselect, the folder is left right behind the STOREs.
 func (u *userRun) applyFlags(w *folderWork, dst *Conn, d *folderDiff, unselect bool) error {
+	return u.sendFlags(w, dst, d, unselect)()
+}
+
+// sendFlags is applyFlags without the wait: the function it returns waits
+// and records.
+func (u *userRun) sendFlags(w *folderWork, dst *Conn, d *folderDiff, unselect bool) (wait func() error) {
 	type key struct{ add, remove string }
 	groups := map[key]imap.UIDSet{}
 	for dstUID, ch := range d.storeChanges {
@@ -525,20 +536,22 @@ func (u *userRun) applyFlags(w *folderWork, dst *Conn, d *folderDiff, unselect b
 	if len(ops) > 0 {
 		w.dstTouched.Store(true)
 	}
+	waitStores := func() error { return nil }
 	if len(ops) > 0 || unselect {
-		if err := dst.storeAll(ops, unselect); err != nil {
+		waitStores = dst.sendStores(ops, unselect)
+	}
+	return func() error {
+		if err := waitStores(); err != nil {
 			return fmt.Errorf("destination: in %q: %w", w.pair.Dst, err)
 		}
-	}
-	for range d.storeChanges {
-		w.report.FlagsUpdated++
-	}
-	if u.store != nil && len(d.flagUpdates) > 0 {
-		if err := u.store.PutMessages(w.pair.Src, d.flagUpdates); err != nil {
-			return fmt.Errorf("state: %w", err)
+		w.report.FlagsUpdated += len(d.storeChanges)
+		if u.store != nil && len(d.flagUpdates) > 0 {
+			if err := u.store.PutMessages(w.pair.Src, d.flagUpdates); err != nil {
+				return fmt.Errorf("state: %w", err)
+			}
 		}
+		return nil
 	}
-	return nil
 }
 
 // finishAll carries --delete's expunges, then records each folder as

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/imapmigrate/imapmigrate/state"
 )
@@ -48,45 +49,77 @@ func (e *openError) Unwrap() error { return e.err }
 // costs. Should the SELECT show another UIDVALIDITY after all, their answers
 // are dropped and the folder is listed in full.
 func (l *listing) openAndList(name string, rw bool, validity uint32) ([]msgMeta, error) {
-	opts := &imap.SelectOptions{ReadOnly: !rw, CondStore: true}
+	p, err := l.send(name, rw, validity)
+	if err != nil {
+		return nil, err
+	}
+	return l.receive(p, name, rw)
+}
+
+// pendingOpen is a folder's SELECT, UID SEARCH ALL and FETCH CHANGEDSINCE,
+// sent and not yet answered.
+type pendingOpen struct {
+	sel      *imapclient.SelectCommand
+	search   *imapclient.SearchCommand
+	changed  []msgMeta
+	partial  imap.UIDSet
+	fetchErr error
+	fetched  chan struct{}
+	done     func()
+}
+
+// send sends the pipelined open of openAndList where it applies; nil means
+// receive opens the folder itself.
+func (l *listing) send(name string, rw bool, validity uint32) (*pendingOpen, error) {
 	if rw {
 		if err := l.c.guard("SELECT " + name); err != nil {
 			return nil, &openError{err: err}
 		}
 	}
 	if l.modseq == 0 || validity == 0 || validity != l.prevValidity() || !l.c.Capabilities().Has(imap.CapCondStore) {
-		sel, err := l.c.open(name, opts)
+		return nil, nil
+	}
+	p := &pendingOpen{fetched: make(chan struct{}), done: l.c.op()}
+	p.sel = l.c.Client.Select(name, &imap.SelectOptions{ReadOnly: !rw, CondStore: true})
+	p.search = l.c.UIDSearch(&imap.SearchCriteria{}, allUIDsOptions(l.c))
+	fetchCmd := l.c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, metaOptions(l.modseq))
+	// The FETCH answers are read at once: a server may run the pipelined
+	// commands side by side (Dovecot does), and the library's reader
+	// stalls on unread FETCH data, which would hold back SELECT's and
+	// SEARCH's own answers.
+	go func() {
+		defer close(p.fetched)
+		p.changed, p.partial, p.fetchErr = collectMeta(fetchCmd)
+	}()
+	return p, nil
+}
+
+// wait waits for every answer of p and notes what is now selected.
+func (p *pendingOpen) wait(c *Conn, name string) (*imap.SelectData, *imap.SearchData, error, error) {
+	sel, selErr := p.sel.Wait()
+	c.setSelected(name, selErr)
+	search, searchErr := p.search.Wait()
+	<-p.fetched
+	p.done()
+	return sel, search, selErr, searchErr
+}
+
+// receive lists the folder p opened, or, with p nil, opens and lists it.
+func (l *listing) receive(p *pendingOpen, name string, rw bool) ([]msgMeta, error) {
+	if p == nil {
+		sel, err := l.c.open(name, &imap.SelectOptions{ReadOnly: !rw, CondStore: true})
 		if err != nil {
 			return nil, &openError{err: err}
 		}
 		return l.listOpened(sel)
 	}
-	done := l.c.op()
-	selCmd := l.c.Client.Select(name, opts)
-	searchCmd := l.c.UIDSearch(&imap.SearchCriteria{}, allUIDsOptions(l.c))
-	fetchCmd := l.c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true, ChangedSince: l.modseq})
-	// The FETCH answers are read at once: a server may run the pipelined
-	// commands side by side (Dovecot does), and the library's reader
-	// stalls on unread FETCH data, which would hold back SELECT's and
-	// SEARCH's own answers.
-	var changed []msgMeta
-	var fetchErr error
-	fetched := make(chan struct{})
-	go func() {
-		defer close(fetched)
-		changed, fetchErr = collectMeta(fetchCmd)
-	}()
-	sel, selErr := selCmd.Wait()
-	l.c.setSelected(name, selErr)
-	search, searchErr := searchCmd.Wait()
-	<-fetched
-	done()
+	sel, search, selErr, searchErr := p.wait(l.c, name)
 	if selErr != nil {
 		return nil, &openError{err: selErr}
 	}
-	if sel.UIDValidity != validity || sel.HighestModSeq == 0 {
-		if isConnError(searchErr) || isConnError(fetchErr) {
-			return nil, &openError{listing: true, err: errors.Join(searchErr, fetchErr)}
+	if sel.UIDValidity != l.prevValidity() || sel.HighestModSeq == 0 {
+		if isConnError(searchErr) || isConnError(p.fetchErr) {
+			return nil, &openError{listing: true, err: errors.Join(searchErr, p.fetchErr)}
 		}
 		return l.listOpened(sel)
 	}
@@ -94,10 +127,10 @@ func (l *listing) openAndList(name string, rw bool, validity uint32) ([]msgMeta,
 	if searchErr != nil {
 		return nil, &openError{listing: true, err: fmt.Errorf("UID SEARCH ALL: %w", searchErr)}
 	}
-	if fetchErr != nil {
-		return nil, &openError{listing: true, err: fetchErr}
+	if p.fetchErr != nil {
+		return nil, &openError{listing: true, err: p.fetchErr}
 	}
-	msgs, err := l.merge(uidsOf(search), changed)
+	msgs, err := l.merge(uidsOf(search), p.changed, p.partial)
 	if err != nil {
 		return nil, &openError{listing: true, err: err}
 	}
@@ -142,13 +175,14 @@ func (l listing) changedSince() ([]msgMeta, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.merge(uids, changed)
+	return l.merge(uids, changed, nil)
 }
 
 // merge builds the listing from every UID, the messages changed since the
-// stored modseq and the state; what neither holds is fetched. It falls back
-// to a full listing when the UIDs disagree with the message count.
-func (l listing) merge(uids []uint32, changed []msgMeta) ([]msgMeta, error) {
+// stored modseq and the state; what neither holds, and what came back
+// partial (see collectMeta), is fetched. It falls back to a full listing
+// when the UIDs disagree with the message count.
+func (l listing) merge(uids []uint32, changed []msgMeta, partial imap.UIDSet) ([]msgMeta, error) {
 	if l.sel.NumMessages == 0 {
 		return nil, nil
 	}
@@ -166,6 +200,8 @@ func (l listing) merge(uids []uint32, changed []msgMeta) ([]msgMeta, error) {
 	for _, uid := range uids {
 		if m, ok := byUID[uid]; ok {
 			out = append(out, m)
+		} else if partial.Contains(imap.UID(uid)) {
+			unknown.AddNum(imap.UID(uid))
 		} else if m, ok := known[uid]; ok {
 			out = append(out, m)
 		} else {
@@ -173,7 +209,7 @@ func (l listing) merge(uids []uint32, changed []msgMeta) ([]msgMeta, error) {
 		}
 	}
 	if len(unknown) > 0 {
-		more, err := l.fetch(unknown, 0)
+		more, err := refetchMeta(l.c, unknown)
 		if err != nil {
 			return nil, err
 		}

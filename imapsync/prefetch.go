@@ -5,6 +5,7 @@ import (
 	"context"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 )
 
 // Prefetch limits: a folder with a few new messages has their bodies read
@@ -22,22 +23,44 @@ const (
 // reads them itself; dead says src broke mid-message and must be abandoned
 // (see streamBodies).
 func (u *userRun) prefetch(src *Conn, w *folderWork) (dead bool, err error) {
+	return u.sendPrefetch(src, w).wait()
+}
+
+// pendingPrefetch is a prefetch's FETCH, sent.
+type pendingPrefetch struct {
+	u     *userRun
+	w     *folderWork
+	fetch *imapclient.FetchCommand
+	size  int64
+	done  func()
+}
+
+// sendPrefetch sends the FETCH of prefetch when the bodies are worth
+// reading now; wait reads them.
+func (u *userRun) sendPrefetch(src *Conn, w *folderWork) *pendingPrefetch {
 	size := w.copyBytes()
 	// Under --max-bandwidth every body is read at the pace of the copy.
 	if u.opts.DryRun || u.opts.Bandwidth != nil || len(w.toCopy) == 0 || len(w.toCopy) > prefetchMessages || size > prefetchFolderBytes {
-		return false, nil
+		return nil
 	}
 	if u.prefetched.Add(size) > prefetchUserBytes {
 		u.prefetched.Add(-size)
-		return false, nil
+		return nil
 	}
 	var set imap.UIDSet
 	for _, uid := range w.toCopy {
 		set.AddNum(imap.UID(uid))
 	}
-	defer src.op()()
-	bodies := make(map[uint32][]byte, len(w.toCopy))
-	_, dead, err = streamBodies(src, set, func(uid uint32, body *sourceReader) bool {
+	return &pendingPrefetch{u: u, w: w, size: size, done: src.op(), fetch: fetchBodies(src, set)}
+}
+
+func (p *pendingPrefetch) wait() (dead bool, err error) {
+	if p == nil {
+		return false, nil
+	}
+	defer p.done()
+	bodies := make(map[uint32][]byte, len(p.w.toCopy))
+	_, dead, err = readBodies(p.fetch, func(uid uint32, body *sourceReader) bool {
 		// Sized to the literal: a buffer left to grow by doubling held up
 		// to twice the bodies (8 MB under the 4 MB cap, heap profile).
 		b := bytes.NewBuffer(make([]byte, 0, body.size+bytes.MinRead))
@@ -48,12 +71,12 @@ func (u *userRun) prefetch(src *Conn, w *folderWork) (dead bool, err error) {
 		return false
 	})
 	if err != nil {
-		u.prefetched.Add(-size)
+		p.u.prefetched.Add(-p.size)
 		return dead, err
 	}
-	w.mu.Lock()
-	w.bodies, w.bodyBytes = bodies, size
-	w.mu.Unlock()
+	p.w.mu.Lock()
+	p.w.bodies, p.w.bodyBytes = bodies, p.size
+	p.w.mu.Unlock()
 	return false, nil
 }
 

@@ -378,24 +378,39 @@ func (u *userRun) scanAll(ctx context.Context, pairs []mapping.Pair, src, dst *s
 	if cp != nil && workers >= u.opts.Connections {
 		cp.hold()
 	}
-	var g errgroup.Group
-	g.SetLimit(workers)
+	// Each lane takes the next folder when it starts its current one, so
+	// that the next one's open can go out with the current one's tail.
+	queue := make(chan int, len(todo))
 	for _, i := range todo {
-		p := pairs[i]
-		g.Go(func() error {
-			w, err := u.scanFolder(ctx, p, src, dst)
-			if err != nil {
-				u.folderFailed(p, err)
-				return nil
+		queue <- i
+	}
+	close(queue)
+	var lanes sync.WaitGroup
+	for range min(workers, len(todo)) {
+		lanes.Go(func() {
+			lane := &scanLane{}
+			defer lane.close(u)
+			i, ok := <-queue
+			for ok {
+				next, more := <-queue
+				lane.next = nil
+				if more {
+					lane.next = &pairs[next]
+				}
+				w, err := u.scanFolder(ctx, pairs[i], src, dst, lane)
+				if err != nil {
+					u.folderFailed(pairs[i], err)
+				} else {
+					works[i] = w
+					if cp != nil {
+						cp.add(w)
+					}
+				}
+				i, ok = next, more
 			}
-			works[i] = w
-			if cp != nil {
-				cp.add(w)
-			}
-			return nil
 		})
 	}
-	g.Wait()
+	lanes.Wait()
 	return works
 }
 
