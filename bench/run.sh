@@ -16,6 +16,8 @@
 #   BENCH_CHANGE_REPEAT  1% changes, each followed by a run of every tool (default 3); median, range
 #   BENCH_TOOLS     which tools to run, in order (default "imapmigrate mbsync dsync")
 #   BENCH_IMAPMIGRATE_ARGS  extra arguments for every imapmigrate sync (e.g. "--connections 8")
+#   BENCH_DOVECOT_CONF  configuration lines added to both Dovecot servers, e.g. their
+#                   high-performance login mode (see bench/README.md); stock settings by default
 #   BENCH_IDLE_WAIT seconds to wait, before each run, for the rest of the machine to go quiet
 #                   (default 120; 0: do not wait). The table shows what others used anyway.
 #   BENCH_KEEP=1    keep the temporary directory (servers' logs, manifests, tools' logs)
@@ -131,6 +133,11 @@ USERS=$new_users sh testdata/dovecot/render.sh new "$NEW" "$NEWPORT" >/dev/null
 # As internal/testserver does: listen on loopback only.
 echo 'listen = 127.0.0.1' >"$OLD/options.conf"
 echo 'listen = 127.0.0.1' >"$NEW/options.conf"
+DOVECOT_CONF=${BENCH_DOVECOT_CONF:-}
+if [ -n "$DOVECOT_CONF" ]; then
+	printf '%s\n' "$DOVECOT_CONF" >>"$OLD/options.conf"
+	printf '%s\n' "$DOVECOT_CONF" >>"$NEW/options.conf"
+fi
 
 mailuid=$(id -u mail) mailgid=$(id -g mail)
 log "writing the source mailboxes as Maildir (seed $SEED)"
@@ -456,6 +463,9 @@ mkdir -p "$(dirname "$OUT")"
 {
 	echo "imapmigrate benchmark, $(date '+%Y-%m-%d %H:%M %Z'), $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(. /etc/os-release && echo "$PRETTY_NAME"), load average before/after: $LOAD_START / $LOAD_END"
 	echo "imapmigrate $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?') (--connections 4 unless said)${IM_ARGS:+ extra flags: $IM_ARGS}; $(mbsync --version | head -1); dovecot $(dovecot --version | cut -d' ' -f1); $(go version | cut -d' ' -f3)"
+	if [ -n "$DOVECOT_CONF" ]; then
+		echo "both Dovecot servers with: $(printf '%s' "$DOVECOT_CONF" | tr '\n' ' ' | tr -s ' ')"
+	fi
 	echo "source: alice, $SRC_MSGS messages, $(mb "$SRC_BYTES") in $SRC_FOLDERS folders (seed $SEED); 1% change: $NEW_MSGS new messages ($(mb "$NEW_BYTES")) + flag changes on $CHANGE"
 	echo
 	printf '%-14s %-6s %7s %-11s %6s %6s %7s %6s %6s %6s %8s %8s %7s  %s\n' tool run "wall s" "(range)" msgs MB "msgs/s" "MB/s" "CPU s" "RSS MB" "srcsrv s" "dstsrv s" "other s" check

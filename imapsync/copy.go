@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -43,6 +44,12 @@ type copier struct {
 	bytes   int64
 	workers int
 	wg      sync.WaitGroup
+	// syncMu serialises the fsyncs that make intents durable; durable
+	// counts the works (a prefix of works) whose intents are, undurable
+	// holds those failed for want of it.
+	syncMu    sync.Mutex
+	durable   int
+	undurable map[*folderWork]bool
 }
 
 func (u *userRun) newCopier(ctx context.Context) *copier {
@@ -67,17 +74,9 @@ func (c *copier) add(w *folderWork) {
 			u.folderError(w, fmt.Errorf("state: %w", err))
 			return
 		}
-		// The intent is durable before the folder's first APPEND: now,
-		// or for all held folders at once when they are released.
-		c.mu.Lock()
-		held := c.held
-		c.mu.Unlock()
-		if !held {
-			if err := u.store.Sync(); err != nil {
-				u.folderError(w, fmt.Errorf("state: %w; nothing is copied in this folder this run", err))
-				return
-			}
-		}
+		// The intent is made durable before the folder's first APPEND, by
+		// the worker about to send it (makeDurable): not here, on the
+		// scan's path, and one fsync serves every folder queued by then.
 	}
 	var jobs []copyJob
 	for i := 0; i < len(w.toCopy); i += u.opts.ChunkMessages {
@@ -105,28 +104,45 @@ func (c *copier) hold() {
 	c.mu.Unlock()
 }
 
-// release lets the held jobs go, their intents made durable by one fsync.
+// release lets the held jobs go; their workers make the intents durable
+// with one fsync before the first APPEND.
 func (c *copier) release() {
 	c.mu.Lock()
-	wasHeld := c.held
 	c.held = false
-	works := c.works
-	c.mu.Unlock()
-	if u := c.u; wasHeld && u.store != nil && len(works) > 0 {
-		if err := u.store.Sync(); err != nil {
-			c.mu.Lock()
-			c.queue = nil
-			c.mu.Unlock()
-			u.events.Logf(u.user, "state: %v; nothing is copied this run", err)
-			for _, w := range works {
-				u.folderError(w, fmt.Errorf("state: %w", err))
-			}
-			return
-		}
-	}
-	c.mu.Lock()
 	c.startWorkers()
 	c.mu.Unlock()
+}
+
+// makeDurable makes sure the intent of w's folder is on disk before its
+// first APPEND: one fsync of the journal covers every folder queued so far.
+// A failed fsync fails the folder: nothing is copied in it this run.
+func (c *copier) makeDurable(w *folderWork) bool {
+	u := c.u
+	if u.store == nil {
+		return true
+	}
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	c.mu.Lock()
+	queued := len(c.works)
+	i := slices.Index(c.works, w)
+	c.mu.Unlock()
+	if i < c.durable {
+		return true
+	}
+	if c.undurable[w] {
+		return false
+	}
+	if err := u.store.Sync(); err != nil {
+		if c.undurable == nil {
+			c.undurable = map[*folderWork]bool{}
+		}
+		c.undurable[w] = true
+		u.folderError(w, fmt.Errorf("state: %w; nothing is copied in this folder this run", err))
+		return false
+	}
+	c.durable = queued
+	return true
 }
 
 // startWorkers starts as many workers as the queued work deserves and
@@ -153,7 +169,9 @@ func (c *copier) work() {
 			job := c.queue[0]
 			c.queue = c.queue[1:]
 			c.mu.Unlock()
-			c.u.copyChunk(c.ctx, job)
+			if c.makeDurable(job.w) {
+				c.u.copyChunk(c.ctx, job)
+			}
 			if job.w.jobsLeft.Add(-1) == 0 {
 				c.u.releaseState(job.w)
 			}
