@@ -402,6 +402,11 @@ func (u *userRun) scanAll(ctx context.Context, pairs []mapping.Pair, src, dst *s
 					u.folderFailed(pairs[i], err)
 				} else {
 					works[i] = w
+					// Its pairs may leave memory while the folder waits
+					// for its copy, which reads them again to add its own.
+					if u.store != nil {
+						u.store.Release(w.pair.Src)
+					}
 					if cp != nil {
 						cp.add(w)
 					}

@@ -215,12 +215,20 @@ func (s *Store) LoadFolder(src string) (Folder, bool, error) {
 func (s *Store) Release(src string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, ok := s.mem.folders[src]
-	if !ok || s.mem.lazy[src] != nil {
+	if _, ok := s.mem.folders[src]; !ok || s.mem.lazy[src] != nil {
 		return
 	}
-	s.released = append(s.released, src)
-	s.releasedPairs += len(f.Messages)
+	// A run releases a folder after its scan and again after its copy,
+	// which added pairs: what counts is what they hold now.
+	if !slices.Contains(s.released, src) {
+		s.released = append(s.released, src)
+	}
+	s.releasedPairs = 0
+	for _, name := range s.released {
+		if f, ok := s.mem.folders[name]; ok {
+			s.releasedPairs += len(f.Messages)
+		}
+	}
 	if s.releasedPairs <= s.releaseBudget {
 		return
 	}
