@@ -361,10 +361,11 @@ for REP in $(seq 1 "$REPEAT"); do
 		check "$tool" first "$TMP/src0.json" "$dst"
 	done
 done
-# touch SRCUSER DSTUSER: one LIST-STATUS of both users before a timed repeat run, so that no tool
-# pays for settling the indexes after another tool's reads (see benchtool touch).
+# touch SRCUSER DSTUSER: one LIST-STATUS of both users before a timed repeat run, and every source
+# folder opened once, so that no tool pays for settling the indexes after another tool's reads or
+# the new mail after a change (see benchtool touch).
 touch_users() {
-	"$BT" touch -addr "127.0.0.1:$OLDPORT" -user "$1" >>"$TMP/logs/touch.log" 2>&1 || die "touch $1 failed: $(tail -1 "$TMP/logs/touch.log")"
+	"$BT" touch -open -addr "127.0.0.1:$OLDPORT" -user "$1" >>"$TMP/logs/touch.log" 2>&1 || die "touch $1 failed: $(tail -1 "$TMP/logs/touch.log")"
 	"$BT" touch -addr "127.0.0.1:$NEWPORT" -user "$2" >>"$TMP/logs/touch.log" 2>&1 || die "touch $2 failed: $(tail -1 "$TMP/logs/touch.log")"
 }
 
