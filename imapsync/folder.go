@@ -237,6 +237,14 @@ func (w *folderWork) slim() {
 
 // statusValidity is the UIDVALIDITY STATUS showed for a folder, 0 when
 // unknown.
+// statusUIDNext is the UIDNEXT STATUS showed for folder name, 0 if none.
+func statusUIDNext(v *serverView, name string) uint32 {
+	if st, ok := v.status[name]; ok {
+		return uint32(st.UIDNext)
+	}
+	return 0
+}
+
 func statusValidity(v *serverView, name string) uint32 {
 	if st, ok := v.status[name]; ok {
 		return st.UIDValidity
@@ -341,7 +349,7 @@ func fetchMeta(c *Conn, exists uint32) ([]msgMeta, error) {
 // collectMeta) are asked again by UID.
 func fetchMetaSet(c *Conn, set imap.NumSet, modseq uint64) ([]msgMeta, error) {
 	defer c.op()()
-	out, partial, err := collectMeta(c.Fetch(set, metaOptions(modseq)))
+	out, partial, err := collectMeta(c.Fetch(set, metaOptions(modseq)), true)
 	if err != nil || len(partial) == 0 {
 		return out, err
 	}
@@ -353,12 +361,22 @@ func metaOptions(modseq uint64) *imap.FetchOptions {
 	return &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true, ChangedSince: modseq}
 }
 
+// changedOptions asks what changed since modseq without INTERNALDATE:
+// Dovecot looks it up for every message of the set, not only for those it
+// returns (26 folders of 384 messages, CPU of the Maildir server: 0.070 s
+// with it, 0.040 s without). A changed message the state knows takes its
+// date from there; a new one is asked again in full (listing.merge).
+// RFC822.SIZE stays: it marks the answers that are this FETCH's own.
+func changedOptions(modseq uint64) *imap.FetchOptions {
+	return &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, ChangedSince: modseq}
+}
+
 // refetchMeta lists the messages of uids again, in full. A message that
 // still comes back without INTERNALDATE is an error: its listing cannot be
 // trusted.
 func refetchMeta(c *Conn, uids imap.UIDSet) ([]msgMeta, error) {
 	defer c.op()()
-	out, partial, err := collectMeta(c.Fetch(uids, metaOptions(0)))
+	out, partial, err := collectMeta(c.Fetch(uids, metaOptions(0)), true)
 	if err == nil && len(partial) > 0 {
 		err = fmt.Errorf("FETCH %s answered without INTERNALDATE", partial)
 	}
@@ -368,11 +386,13 @@ func refetchMeta(c *Conn, uids imap.UIDSet) ([]msgMeta, error) {
 // collectMeta reads the answers of a metadata FETCH. The library gives a
 // FETCH every untagged FETCH of a UID it asked for and has not seen yet, so
 // a flag update the server sends on its own (another session changed a
-// flag) or the answer to a STORE still in flight can land here, and the
-// command's own answer for that UID is then dropped as a duplicate. Those
-// carry no INTERNALDATE, which every answer to this FETCH does: they are
-// returned apart, as partial, for the caller to ask again.
-func collectMeta(cmd *imapclient.FetchCommand) (out []msgMeta, partial imap.UIDSet, err error) {
+// flag), the answer to a STORE still in flight or a body FETCH's answer
+// can land here, and the command's own answer for that UID is then dropped
+// as a duplicate. None of those carries RFC822.SIZE or INTERNALDATE, which
+// every answer to this FETCH does (withDate: both; else the size): they are
+// returned apart, as partial, for the caller to ask again. (An empty
+// message, RFC822.SIZE 0, is asked again too, and then taken.)
+func collectMeta(cmd *imapclient.FetchCommand, withDate bool) (out []msgMeta, partial imap.UIDSet, err error) {
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		buf, err := msg.Collect()
 		if err != nil {
@@ -381,7 +401,7 @@ func collectMeta(cmd *imapclient.FetchCommand) (out []msgMeta, partial imap.UIDS
 		}
 		switch {
 		case buf.UID == 0:
-		case buf.InternalDate.IsZero():
+		case withDate && buf.InternalDate.IsZero(), !withDate && buf.RFC822Size == 0:
 			partial.AddNum(buf.UID)
 		default:
 			out = append(out, metaOf(buf.UID, buf.Flags, buf.InternalDate, buf.RFC822Size))

@@ -78,6 +78,7 @@ func (u *userRun) planScan(w *folderWork, srcView, dstView *serverView, lane *sc
 		srcStatus: statusValidity(srcView, p.Src),
 		dstStatus: statusValidity(dstView, p.Dst),
 	}
+	fs.srcList.uidNext, fs.dstList.uidNext = statusUIDNext(srcView, p.Src), statusUIDNext(dstView, p.Dst)
 	if w.prev.Dst == p.Dst {
 		fs.srcList.modseq = w.prev.SrcHighestModSeq
 		if fs.srcStatus == w.prev.SrcUIDValidity {

@@ -1,9 +1,11 @@
 package imapsync
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -21,6 +23,10 @@ type listing struct {
 	prev   state.Folder
 	dst    bool   // the destination side: last synced flags are DstFlags
 	modseq uint64 // the stored HIGHESTMODSEQ of this side; 0: list in full
+	// uidNext is this side's UIDNEXT as STATUS showed it: when it is past
+	// the stored one, the new messages are listed in full by the pipelined
+	// open (see send).
+	uidNext uint32
 }
 
 // list returns every message of the selected folder with UID, flags,
@@ -56,20 +62,24 @@ func (l *listing) openAndList(name string, rw bool, validity uint32) ([]msgMeta,
 	return l.receive(p, name, rw)
 }
 
-// pendingOpen is a folder's SELECT, UID SEARCH ALL and FETCH CHANGEDSINCE,
-// sent and not yet answered.
+// pendingOpen is a folder's SELECT, UID SEARCH ALL, FETCH CHANGEDSINCE and
+// FETCH of its new messages, sent and not yet answered.
 type pendingOpen struct {
 	sel      *imapclient.SelectCommand
 	search   *imapclient.SearchCommand
-	changed  []msgMeta
-	partial  imap.UIDSet
+	changed  []msgMeta   // from both FETCHes: with a date where complete
+	partial  imap.UIDSet // answers that were not the FETCHes' own
 	fetchErr error
-	fetched  chan struct{}
+	fetched  sync.WaitGroup
 	done     func()
 }
 
 // send sends the pipelined open of openAndList where it applies; nil means
-// receive opens the folder itself.
+// receive opens the folder itself. Besides what changed since the stored
+// modseq (without INTERNALDATE, see changedOptions), it asks the messages
+// past the stored UIDNEXT in full when STATUS showed new ones: the new
+// messages need their dates, and asking them apart afterwards would cost a
+// round trip.
 func (l *listing) send(name string, rw bool, validity uint32) (*pendingOpen, error) {
 	if rw {
 		if err := l.c.guard("SELECT " + name); err != nil {
@@ -79,18 +89,28 @@ func (l *listing) send(name string, rw bool, validity uint32) (*pendingOpen, err
 	if l.modseq == 0 || validity == 0 || validity != l.prevValidity() || !l.c.Capabilities().Has(imap.CapCondStore) {
 		return nil, nil
 	}
-	p := &pendingOpen{fetched: make(chan struct{}), done: l.c.op()}
+	p := &pendingOpen{done: l.c.op()}
 	p.sel = l.c.Client.Select(name, &imap.SelectOptions{ReadOnly: !rw, CondStore: true})
 	p.search = l.c.UIDSearch(&imap.SearchCriteria{}, allUIDsOptions(l.c))
-	fetchCmd := l.c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, metaOptions(l.modseq))
 	// The FETCH answers are read at once: a server may run the pipelined
 	// commands side by side (Dovecot does), and the library's reader
 	// stalls on unread FETCH data, which would hold back SELECT's and
 	// SEARCH's own answers.
-	go func() {
-		defer close(p.fetched)
-		p.changed, p.partial, p.fetchErr = collectMeta(fetchCmd)
-	}()
+	var mu sync.Mutex
+	collect := func(cmd *imapclient.FetchCommand, withDate bool) {
+		p.fetched.Go(func() {
+			out, partial, err := collectMeta(cmd, withDate)
+			mu.Lock()
+			defer mu.Unlock()
+			p.changed = append(p.changed, out...)
+			p.partial.AddSet(partial)
+			p.fetchErr = cmp.Or(p.fetchErr, err)
+		})
+	}
+	collect(l.c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, changedOptions(l.modseq)), false)
+	if prevNext := l.prevUIDNext(); prevNext > 0 && l.uidNext > prevNext {
+		collect(l.c.Fetch(imap.UIDSet{{Start: imap.UID(prevNext), Stop: 0}}, metaOptions(0)), true)
+	}
 	return p, nil
 }
 
@@ -99,7 +119,7 @@ func (p *pendingOpen) wait(c *Conn, name string) (*imap.SelectData, *imap.Search
 	sel, selErr := p.sel.Wait()
 	c.setSelected(name, selErr)
 	search, searchErr := p.search.Wait()
-	<-p.fetched
+	p.fetched.Wait()
 	p.done()
 	return sel, search, selErr, searchErr
 }
@@ -151,6 +171,14 @@ func (l *listing) listOpened(sel *imap.SelectData) ([]msgMeta, error) {
 	return msgs, nil
 }
 
+// prevUIDNext is this side's UIDNEXT the state recorded.
+func (l *listing) prevUIDNext() uint32 {
+	if l.dst {
+		return l.prev.DstUIDNext
+	}
+	return l.prev.SrcUIDNext
+}
+
 // prevValidity is the UIDVALIDITY of this side under which the state's
 // pairs were recorded.
 func (l *listing) prevValidity() uint32 {
@@ -171,17 +199,20 @@ func (l listing) changedSince() ([]msgMeta, error) {
 	if err != nil {
 		return nil, err
 	}
-	changed, err := l.fetch(imap.UIDSet{{Start: 1, Stop: 0}}, l.modseq)
+	done := l.c.op()
+	changed, partial, err := collectMeta(l.c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, changedOptions(l.modseq)), false)
+	done()
 	if err != nil {
 		return nil, err
 	}
-	return l.merge(uids, changed, nil)
+	return l.merge(uids, changed, partial)
 }
 
 // merge builds the listing from every UID, the messages changed since the
-// stored modseq and the state; what neither holds, and what came back
-// partial (see collectMeta), is fetched. It falls back to a full listing
-// when the UIDs disagree with the message count.
+// stored modseq (their flags; see changedOptions) and the state; what the
+// state does not hold, and what came back partial (see collectMeta), is
+// fetched in full. It falls back to a full listing when the UIDs disagree
+// with the message count.
 func (l listing) merge(uids []uint32, changed []msgMeta, partial imap.UIDSet) ([]msgMeta, error) {
 	if l.sel.NumMessages == 0 {
 		return nil, nil
@@ -192,20 +223,26 @@ func (l listing) merge(uids []uint32, changed []msgMeta, partial imap.UIDSet) ([
 	}
 	byUID := make(map[uint32]msgMeta, len(changed))
 	for _, m := range changed {
-		byUID[m.UID] = m
+		if old, ok := byUID[m.UID]; !ok || old.Time.IsZero() {
+			byUID[m.UID] = m // an answer in full wins
+		}
 	}
 	known := l.knownMessages()
 	out := make([]msgMeta, 0, len(uids))
 	var unknown imap.UIDSet
 	for _, uid := range uids {
-		if m, ok := byUID[uid]; ok {
-			out = append(out, m)
-		} else if partial.Contains(imap.UID(uid)) {
+		m, isKnown := known[uid]
+		ch, changed := byUID[uid]
+		switch {
+		case changed && !ch.Time.IsZero():
+			out = append(out, ch)
+		case !isKnown || partial.Contains(imap.UID(uid)):
 			unknown.AddNum(imap.UID(uid))
-		} else if m, ok := known[uid]; ok {
+		case changed:
+			m.Flags = ch.Flags
 			out = append(out, m)
-		} else {
-			unknown.AddNum(imap.UID(uid))
+		default:
+			out = append(out, m)
 		}
 	}
 	if len(unknown) > 0 {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/imapmigrate/imapmigrate/state"
 )
 
 // scriptedConn connects a Conn to a server that answers each command whose
@@ -23,7 +25,7 @@ func scriptedConn(t *testing.T, script map[string][]string) *Conn {
 	t.Cleanup(func() { client.Close(); server.Close() })
 	go func() {
 		w := bufio.NewWriter(server)
-		fmt.Fprint(w, "* OK [CAPABILITY IMAP4rev1 CONDSTORE UIDPLUS] ready\r\n")
+		fmt.Fprint(w, "* OK [CAPABILITY IMAP4rev1 CONDSTORE UIDPLUS UNSELECT] ready\r\n")
 		w.Flush()
 		r := bufio.NewReader(server)
 		for {
@@ -100,6 +102,61 @@ func TestForeignFetchAnswers(t *testing.T) {
 			}
 			var got []string
 			sort.Slice(msgs, func(i, j int) bool { return msgs[i].UID < msgs[j].UID })
+			for _, m := range msgs {
+				got = append(got, fmt.Sprintf("%d %d %d %s", m.UID, m.Size, m.Date, strings.Join(m.Flags, " ")))
+			}
+			if g := strings.Join(got, "; "); g != tt.want {
+				t.Errorf("listing %q, want %q", g, tt.want)
+			}
+		})
+	}
+}
+
+// TestPipelinedListing: a repeat run's listing of a folder from the state,
+// what changed since the stored modseq (flags and size only) and the new
+// messages past the stored UIDNEXT (in full), all sent behind the SELECT.
+func TestPipelinedListing(t *testing.T) {
+	const (
+		d1 = "01-Jan-2020 10:00:00 +0000" // 1577872800
+		d5 = "05-Jan-2020 10:00:00 +0000" // 1578218400
+	)
+	selectAnswer := []string{"* 3 EXISTS", "* OK [UIDVALIDITY 7] v", "* OK [UIDNEXT 6] n", "* OK [HIGHESTMODSEQ 20] m", "OK [READ-ONLY] done"}
+	prev := state.Folder{SrcUIDValidity: 7, SrcUIDNext: 5, SrcHighestModSeq: 10, Messages: map[uint32]state.Message{
+		1: {Size: 10, Date: 1577872800},
+		2: {Size: 20, Date: 1577959200, Flags: []string{`\Flagged`}},
+	}}
+	tests := []struct {
+		name    string
+		changed []string // answers to the FETCH CHANGEDSINCE
+		again   []string // answers to a FETCH of UID 2 alone
+		want    string
+	}{
+		{"changed and new",
+			[]string{`* 1 FETCH (UID 1 FLAGS (\Seen) RFC822.SIZE 10 MODSEQ (15))`, `* 3 FETCH (UID 5 FLAGS () RFC822.SIZE 30 MODSEQ (19))`, "OK done"}, nil,
+			`1 10 1577872800 \Seen; 2 20 1577959200 \Flagged; 5 30 1578218400 `},
+		{"a flag update sent on its own",
+			[]string{`* 2 FETCH (UID 2 FLAGS () MODSEQ (12))`, `* 1 FETCH (UID 1 FLAGS (\Seen) RFC822.SIZE 10 MODSEQ (15))`, "OK done"},
+			[]string{`* 2 FETCH (UID 2 FLAGS (\Answered) INTERNALDATE "02-Jan-2020 10:00:00 +0000" RFC822.SIZE 20)`, "OK done"},
+			`1 10 1577872800 \Seen; 2 20 1577959200 \Answered; 5 30 1578218400 `},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			script := map[string][]string{
+				"EXAMINE":       selectAnswer,
+				"UID SEARCH":    {"* SEARCH 1 2 5", "OK done"},
+				"UID FETCH 1:*": tt.changed,
+				"UID FETCH 5:*": {`* 3 FETCH (UID 5 FLAGS () INTERNALDATE "` + d5 + `" RFC822.SIZE 30)`, "OK done"},
+			}
+			if tt.again != nil {
+				script["UID FETCH 2 "] = tt.again
+			}
+			c := scriptedConn(t, script)
+			l := &listing{c: c, prev: prev, modseq: 10, uidNext: 6}
+			msgs, err := l.openAndList("INBOX", false, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
 			for _, m := range msgs {
 				got = append(got, fmt.Sprintf("%d %d %d %s", m.UID, m.Size, m.Date, strings.Join(m.Flags, " ")))
 			}
