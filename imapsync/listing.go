@@ -47,21 +47,6 @@ type openError struct {
 func (e *openError) Error() string { return e.err.Error() }
 func (e *openError) Unwrap() error { return e.err }
 
-// openAndList opens a folder (read-write only when rw) and lists it. When
-// the state holds this side's HIGHESTMODSEQ under the UIDVALIDITY that
-// STATUS showed (validity), the UID SEARCH and the FETCH CHANGEDSINCE are
-// sent right behind the SELECT without waiting for it: one round trip
-// instead of three, which is most of what a folder with a little new mail
-// costs. Should the SELECT show another UIDVALIDITY after all, their answers
-// are dropped and the folder is listed in full.
-func (l *listing) openAndList(name string, rw bool, validity uint32) ([]msgMeta, error) {
-	p, err := l.send(name, rw, validity)
-	if err != nil {
-		return nil, err
-	}
-	return l.receive(p, name, rw)
-}
-
 // pendingOpen is a folder's SELECT, UID SEARCH ALL, FETCH CHANGEDSINCE and
 // FETCH of its new messages, sent and not yet answered.
 type pendingOpen struct {
@@ -74,12 +59,18 @@ type pendingOpen struct {
 	done     func()
 }
 
-// send sends the pipelined open of openAndList where it applies; nil means
-// receive opens the folder itself. Besides what changed since the stored
-// modseq (without INTERNALDATE, see changedOptions), it asks the messages
-// past the stored UIDNEXT in full when STATUS showed new ones: the new
-// messages need their dates, and asking them apart afterwards would cost a
-// round trip.
+// send opens a folder (read-write only when rw) for listing without
+// waiting for an answer; receive lists it. When the state holds this side's
+// HIGHESTMODSEQ under the UIDVALIDITY that STATUS showed (validity), the UID
+// SEARCH and the FETCH CHANGEDSINCE go right behind the SELECT: one round
+// trip instead of three, which is most of what a folder with a little new
+// mail costs. Should the SELECT show another UIDVALIDITY after all, their
+// answers are dropped and the folder is listed in full. Besides what changed
+// since the stored modseq (without INTERNALDATE, see changedOptions), it
+// asks the messages past the stored UIDNEXT in full when STATUS showed new
+// ones: they need their dates, and asking them apart afterwards would cost
+// a round trip. Where the pipelined open does not apply, send sends nothing
+// and returns nil: receive then opens the folder itself.
 func (l *listing) send(name string, rw bool, validity uint32) (*pendingOpen, error) {
 	if rw {
 		if err := l.c.guard("SELECT " + name); err != nil {

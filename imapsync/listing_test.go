@@ -152,7 +152,11 @@ func TestPipelinedListing(t *testing.T) {
 			}
 			c := scriptedConn(t, script)
 			l := &listing{c: c, prev: prev, modseq: 10, uidNext: 6}
-			msgs, err := l.openAndList("INBOX", false, 7)
+			p, err := l.send("INBOX", false, 7)
+			if err != nil || p == nil {
+				t.Fatalf("send: %v, %v", p, err)
+			}
+			msgs, err := l.receive(p, "INBOX", false)
 			if err != nil {
 				t.Fatal(err)
 			}
