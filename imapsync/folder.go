@@ -235,23 +235,6 @@ func (w *folderWork) slim() {
 	w.prev.Messages = nil
 }
 
-// statusValidity is the UIDVALIDITY STATUS showed for a folder, 0 when
-// unknown.
-// statusUIDNext is the UIDNEXT STATUS showed for folder name, 0 if none.
-func statusUIDNext(v *serverView, name string) uint32 {
-	if st, ok := v.status[name]; ok {
-		return uint32(st.UIDNext)
-	}
-	return 0
-}
-
-func statusValidity(v *serverView, name string) uint32 {
-	if st, ok := v.status[name]; ok {
-		return st.UIDValidity
-	}
-	return 0
-}
-
 // openFailure words the failure to open or list a folder pair, the
 // source's first.
 func openFailure(p mapping.Pair, srcErr, dstErr error) error {

@@ -26,15 +26,15 @@ type scanLane struct {
 }
 
 // folderScan is a folder pair's scan up to its listings: the state read,
-// the listings set up, and their opens sent (pending) or refused (sendErr).
+// the listings set up, and their opens sent (srcOpen, dstOpen) or refused
+// (srcErr, dstErr).
 type folderScan struct {
-	w                    *folderWork
-	srcList, dstList     *listing
-	srcStatus, dstStatus uint32
-	openDst              bool
-	srcOpen, dstOpen     *pendingOpen
-	srcErr, dstErr       error // from send
-	pairsLater           bool  // w.prev is the folder's line alone (see loadPairs)
+	w                *folderWork
+	srcList, dstList *listing
+	openDst          bool
+	srcOpen, dstOpen *pendingOpen
+	srcErr, dstErr   error // from send
+	pairsLater       bool  // w.prev is the folder's line alone (see loadPairs)
 }
 
 // newScan reads p's state and sets up its listings on the lane's
@@ -72,16 +72,15 @@ func (u *userRun) newFolderWork(p mapping.Pair) *folderWork {
 func (u *userRun) planScan(w *folderWork, srcView, dstView *serverView, lane *scanLane) *folderScan {
 	p := w.pair
 	fs := &folderScan{
-		w:         w,
-		srcList:   &listing{c: lane.src, prev: w.prev},
-		dstList:   &listing{c: lane.dst, prev: w.prev, dst: true},
-		srcStatus: statusValidity(srcView, p.Src),
-		dstStatus: statusValidity(dstView, p.Dst),
+		w:       w,
+		srcList: &listing{c: lane.src, prev: w.prev},
+		dstList: &listing{c: lane.dst, prev: w.prev, dst: true},
 	}
-	fs.srcList.uidNext, fs.dstList.uidNext = statusUIDNext(srcView, p.Src), statusUIDNext(dstView, p.Dst)
+	fs.srcList.useStatus(srcView, p.Src)
+	fs.dstList.useStatus(dstView, p.Dst)
 	if w.prev.Dst == p.Dst {
 		fs.srcList.modseq = w.prev.SrcHighestModSeq
-		if fs.srcStatus == w.prev.SrcUIDValidity {
+		if fs.srcList.validity == w.prev.SrcUIDValidity {
 			fs.dstList.modseq = w.prev.DstHighestModSeq
 		}
 	}
@@ -92,9 +91,9 @@ func (u *userRun) planScan(w *folderWork, srcView, dstView *serverView, lane *sc
 
 // send sends both sides' opens where they can go without waiting.
 func (fs *folderScan) send(u *userRun) {
-	fs.srcOpen, fs.srcErr = fs.srcList.send(fs.w.pair.Src, false, fs.srcStatus)
+	fs.srcOpen, fs.srcErr = fs.srcList.send(fs.w.pair.Src, false)
 	if fs.openDst {
-		fs.dstOpen, fs.dstErr = fs.dstList.send(fs.w.pair.Dst, !u.opts.DryRun, fs.dstStatus)
+		fs.dstOpen, fs.dstErr = fs.dstList.send(fs.w.pair.Dst, !u.opts.DryRun)
 	}
 }
 

@@ -23,10 +23,17 @@ type listing struct {
 	prev   state.Folder
 	dst    bool   // the destination side: last synced flags are DstFlags
 	modseq uint64 // the stored HIGHESTMODSEQ of this side; 0: list in full
-	// uidNext is this side's UIDNEXT as STATUS showed it: when it is past
-	// the stored one, the new messages are listed in full by the pipelined
-	// open (see send).
-	uidNext uint32
+	// validity and uidNext are this side's UIDVALIDITY and UIDNEXT as
+	// STATUS showed them, 0 when unknown (see send).
+	validity, uidNext uint32
+}
+
+// useStatus takes this side's UIDVALIDITY and UIDNEXT from what STATUS
+// showed of folder name.
+func (l *listing) useStatus(v *serverView, name string) {
+	if st, ok := v.status[name]; ok {
+		l.validity, l.uidNext = st.UIDValidity, uint32(st.UIDNext)
+	}
 }
 
 // list returns every message of the selected folder with UID, flags,
@@ -61,23 +68,23 @@ type pendingOpen struct {
 
 // send opens a folder (read-write only when rw) for listing without
 // waiting for an answer; receive lists it. When the state holds this side's
-// HIGHESTMODSEQ under the UIDVALIDITY that STATUS showed (validity), the UID
+// HIGHESTMODSEQ under the UIDVALIDITY that STATUS showed, the UID
 // SEARCH and the FETCH CHANGEDSINCE go right behind the SELECT: one round
 // trip instead of three, which is most of what a folder with a little new
 // mail costs. Should the SELECT show another UIDVALIDITY after all, their
 // answers are dropped and the folder is listed in full. Besides what changed
 // since the stored modseq (without INTERNALDATE, see changedOptions), it
 // asks the messages past the stored UIDNEXT in full when STATUS showed new
-// ones: they need their dates, and asking them apart afterwards would cost
+// ones (uidNext): they need their dates, and asking them apart afterwards would cost
 // a round trip. Where the pipelined open does not apply, send sends nothing
 // and returns nil: receive then opens the folder itself.
-func (l *listing) send(name string, rw bool, validity uint32) (*pendingOpen, error) {
+func (l *listing) send(name string, rw bool) (*pendingOpen, error) {
 	if rw {
 		if err := l.c.guard("SELECT " + name); err != nil {
 			return nil, &openError{err: err}
 		}
 	}
-	if l.modseq == 0 || validity == 0 || validity != l.prevValidity() || !l.c.Capabilities().Has(imap.CapCondStore) {
+	if l.modseq == 0 || l.validity == 0 || l.validity != l.prevValidity() || !l.c.Capabilities().Has(imap.CapCondStore) {
 		return nil, nil
 	}
 	p := &pendingOpen{done: l.c.op()}

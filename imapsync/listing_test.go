@@ -151,8 +151,8 @@ func TestPipelinedListing(t *testing.T) {
 				script["UID FETCH 2 "] = tt.again
 			}
 			c := scriptedConn(t, script)
-			l := &listing{c: c, prev: prev, modseq: 10, uidNext: 6}
-			p, err := l.send("INBOX", false, 7)
+			l := &listing{c: c, prev: prev, modseq: 10, validity: 7, uidNext: 6}
+			p, err := l.send("INBOX", false)
 			if err != nil || p == nil {
 				t.Fatalf("send: %v, %v", p, err)
 			}

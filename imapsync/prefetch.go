@@ -18,14 +18,6 @@ const (
 	prefetchUserBytes   = 4 << 20
 )
 
-// prefetch reads the bodies of w's messages to copy on src, which has the
-// folder open, when they are few and small. A failure only means the copy
-// reads them itself; dead says src broke mid-message and must be abandoned
-// (see streamBodies).
-func (u *userRun) prefetch(src *Conn, w *folderWork) (dead bool, err error) {
-	return u.sendPrefetch(src, w).wait()
-}
-
 // pendingPrefetch is a prefetch's FETCH, sent.
 type pendingPrefetch struct {
 	u     *userRun
@@ -35,8 +27,11 @@ type pendingPrefetch struct {
 	done  func()
 }
 
-// sendPrefetch sends the FETCH of prefetch when the bodies are worth
-// reading now; wait reads them.
+// sendPrefetch sends the FETCH of the bodies of w's messages to copy on
+// src, which has the folder open, when they are few and small; wait reads
+// them (nil: nothing sent). A failure only means the copy reads them
+// itself; dead says src broke mid-message and must be abandoned (see
+// streamBodies).
 func (u *userRun) sendPrefetch(src *Conn, w *folderWork) *pendingPrefetch {
 	size := w.copyBytes()
 	// Under --max-bandwidth every body is read at the pace of the copy.
