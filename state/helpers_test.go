@@ -92,6 +92,20 @@ func fill(t testing.TB, s *Store, src string, n int) {
 	must(t, s.PutMessages(src, msgs))
 }
 
+// reopenFilled stores INBOX, Sent and Trash with inbox, sent and trash
+// pairs, closes the store and opens it again, so that what it holds comes
+// from the snapshot; it returns the store and what it must hold.
+func reopenFilled(t *testing.T, dir string, inbox, sent, trash int) (*Store, map[string]Folder) {
+	t.Helper()
+	s := open(t, dir)
+	fill(t, s, "INBOX", inbox)
+	fill(t, s, "Sent", sent)
+	fill(t, s, "Trash", trash)
+	want := all(s)
+	must(t, s.Close())
+	return open(t, dir), want
+}
+
 // msgFor is the deterministic message of uid used by fill and the crash test.
 func msgFor(uid uint32) Message {
 	m := Message{

@@ -291,14 +291,7 @@ func TestWriteFailure(t *testing.T) {
 // every path that needs them (read, write, replay, compaction) gets them.
 func TestLazyFolders(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir)
-	fill(t, s, "INBOX", 5)
-	fill(t, s, "Sent", 3)
-	fill(t, s, "Trash", 2)
-	want := all(s)
-	must(t, s.Close())
-
-	s = open(t, dir)
+	s, want := reopenFilled(t, dir, 5, 3, 2)
 	if got := len(s.mem.lazy); got != 3 {
 		t.Fatalf("after Open %d folders wait to be parsed, want 3", got)
 	}
@@ -378,14 +371,7 @@ func TestRelease(t *testing.T) {
 // build before (checksum, no index) still loads.
 func TestIndexedSnapshot(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir)
-	fill(t, s, "INBOX", 40)
-	fill(t, s, "Sent", 5)
-	fill(t, s, "Trash", 0)
-	want := all(s)
-	must(t, s.Close())
-
-	s = open(t, dir)
+	s, want := reopenFilled(t, dir, 40, 5, 0)
 	if s.mem.file == nil || len(s.mem.lazy) != 3 {
 		t.Fatalf("Open: file %v, %d lazy folders; want the snapshot open and 3", s.mem.file, len(s.mem.lazy))
 	}
