@@ -403,7 +403,7 @@ func (u *userRun) scanAll(ctx context.Context, pairs []mapping.Pair, src, dst *s
 				} else {
 					works[i] = w
 					// Its pairs may leave memory while the folder waits
-					// for its copy, which reads them again to add its own.
+					// for its copy, which adds its own without reading them.
 					if u.store != nil {
 						u.store.Release(w.pair.Src)
 					}

@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -25,20 +26,29 @@ type memory struct {
 	// any: kept open, so a compaction that renames a new snapshot over it
 	// takes nothing away from them.
 	file *os.File
+	// foldMin is the least overlay folded into its chunk (overlay.go).
+	foldMin int
 }
 
 func newMemory() *memory {
-	return &memory{folders: map[string]*Folder{}, intern: map[string][]string{}, lazy: map[string]*folderChunk{}}
+	return &memory{folders: map[string]*Folder{}, intern: map[string][]string{}, lazy: map[string]*folderChunk{}, foldMin: defaultFoldMin}
 }
 
-// messages makes sure f's pairs are parsed.
+// messages makes sure f's pairs are parsed, its overlay (see overlay.go)
+// put over them.
 func (m *memory) messages(f *Folder) error {
 	c := m.lazy[f.Src]
 	if c == nil {
 		return nil
 	}
+	overlay := f.Messages
+	if err := c.parse(m.path, f); err != nil {
+		f.Messages = overlay
+		return err
+	}
 	delete(m.lazy, f.Src)
-	return c.parse(m.path, f)
+	maps.Copy(f.Messages, overlay)
+	return nil
 }
 
 // loadAll parses every folder still lazy.
@@ -55,9 +65,13 @@ func (m *memory) loadAll() error {
 // again on next use: some 50 bytes a pair in one buffer without pointers,
 // against some 150 in a map. A run freezes each folder it is done with, so
 // that the state of a big mailbox does not pile up in memory as the run
-// goes through it.
+// goes through it. A folder frozen already gets its overlay folded in.
 func (m *memory) freeze(f *Folder) {
-	if m.lazy[f.Src] != nil || len(f.Messages) == 0 {
+	if c := m.lazy[f.Src]; c != nil {
+		m.fold(f, c)
+		return
+	}
+	if len(f.Messages) == 0 {
 		return
 	}
 	c := encodeChunk(f)
@@ -96,7 +110,7 @@ func (m *memory) close() {
 // pairCount is the number of pairs of f, parsed or not.
 func (m *memory) pairCount(f *Folder) int {
 	if c := m.lazy[f.Src]; c != nil {
-		return c.sf.Messages
+		return c.sf.Messages + len(f.Messages) - c.overlap
 	}
 	return len(f.Messages)
 }

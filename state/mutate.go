@@ -55,7 +55,13 @@ func (s *Store) PutMessages(src string, msgs map[uint32]Message) error {
 	r := putRecord(src, msgs) // encodes outside the lock
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.write(r)
+	if err := s.write(r); err != nil {
+		return err
+	}
+	if slices.Contains(s.released, src) {
+		s.freezeOverBudget()
+	}
+	return nil
 }
 
 // SetFlags replaces the last-synced flags of known pairs of folder src. A

@@ -57,10 +57,31 @@ func (m *memory) check(r *record) error {
 	switch r.Op {
 	case opRemove:
 		return nil
-	case opReset, opIntent:
-		// Neither needs the pairs: a released folder stays released.
-		if _, ok := m.folders[src]; !ok {
+	case opReset, opIntent, opPut:
+		// None needs the pairs: a released folder stays released.
+		f, ok := m.folders[src]
+		if !ok {
 			return fmt.Errorf("%s record: unknown folder %q (PutFolder it first)", r.Op, src)
+		}
+		if r.Op != opPut {
+			return nil
+		}
+		for _, w := range r.Msgs {
+			if w.U == 0 {
+				return fmt.Errorf("put record: folder %q: source UID 0", src)
+			}
+		}
+		if c := m.lazy[src]; c != nil {
+			uids := func(yield func(uint32) bool) {
+				for _, w := range r.Msgs {
+					if !yield(w.U) {
+						return
+					}
+				}
+			}
+			if err := m.readyForPuts(c, src, len(f.Messages)+len(r.Msgs), uids); err != nil {
+				return fmt.Errorf("put record: %w", err)
+			}
 		}
 		return nil
 	}
@@ -70,12 +91,6 @@ func (m *memory) check(r *record) error {
 	}
 	switch r.Op {
 	case opDel:
-	case opPut:
-		for _, w := range r.Msgs {
-			if w.U == 0 {
-				return fmt.Errorf("put record: folder %q: source UID 0", src)
-			}
-		}
 	case opFlags:
 		for _, w := range r.Flags {
 			if _, ok := f.Messages[w.U]; !ok {
@@ -104,11 +119,20 @@ func (m *memory) mutate(r *record) {
 	case opReset:
 		m.resetFolder(f)
 	case opPut:
+		c := m.lazy[f.Src]
 		for _, w := range r.Msgs {
-			m.putMessage(f, w.U, Message{
+			msg := Message{
 				DstUID: w.D, Flags: strs(w.F), DstFlags: strs(w.DF), Size: w.S, Date: w.T,
 				ID: getID(w.I, w.IB), DeletedOnDst: w.X,
-			})
+			}
+			if c != nil {
+				m.putLazy(f, c, w.U, msg)
+			} else {
+				m.putMessage(f, w.U, msg)
+			}
+		}
+		if c != nil && m.foldDue(c, len(f.Messages)) {
+			m.fold(f, c)
 		}
 	case opFlags:
 		for _, w := range r.Flags {

@@ -147,6 +147,17 @@ func encodeSnapshot(f *os.File, user string, gen uint64, m *memory) (map[string]
 		c := m.lazy[name]
 		if c == nil {
 			c = encodeChunk(fo)
+		} else if len(fo.Messages) > 0 { // an overlay: into the lines first
+			if err := c.load(m.path, name); err != nil {
+				return nil, err
+			}
+			m.fold(fo, c)
+			if len(fo.Messages) > 0 { // a line the fold could not read
+				if err := m.messages(fo); err != nil {
+					return nil, err
+				}
+				c = encodeChunk(fo)
+			}
 		}
 		lines, err := c.data(m.path, name)
 		if err != nil {
@@ -309,6 +320,12 @@ type folderChunk struct {
 	lines  []byte // the message lines, each ending in a newline; nil when in file
 	file   *os.File
 	b      block
+	// last is the highest source UID of the lines, once lastKnown;
+	// overlap counts the pairs of the folder's overlay that replace a line
+	// (see overlay.go).
+	last      uint32
+	lastKnown bool
+	overlap   int
 }
 
 // data returns the message lines, read from the snapshot file and checked
@@ -354,6 +371,10 @@ func encodeChunk(f *Folder) *folderChunk {
 		lines = appendMsgLine(lines, uid, n, msg)
 	}
 	c.lines = slices.Clip(lines)
+	if len(uids) > 0 {
+		c.last = uids[len(uids)-1]
+	}
+	c.lastKnown = true
 	return c
 }
 
@@ -375,7 +396,7 @@ func (m *memory) readFolderLine(r *lineReader) (*folderChunk, error) {
 		}
 		n = len(start) - len(r.data)
 	}
-	c.lines = start[:n]
+	c.lines = start[:n:n] // a fold appends to its own copy, not over the next folder
 	return c, nil
 }
 

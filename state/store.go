@@ -210,22 +210,28 @@ func (s *Store) LoadFolder(src string) (Folder, bool, error) {
 // once the released folders hold more pairs than releaseBudget (20,000), their pairs
 // leave memory for a compact form (and, after the next compaction, for the
 // file) and are read again when asked for. Below the budget they stay as
-// they are: a small run does not pay for re-encoding them. Unknown folders
-// are ignored.
+// they are: a small run does not pay for re-encoding them. Pairs put into a
+// released folder count too (a folder is released after its scan, then
+// copied): a first copy of one big folder is frozen as it goes. Unknown
+// folders are ignored.
 func (s *Store) Release(src string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.mem.folders[src]; !ok || s.mem.lazy[src] != nil {
 		return
 	}
-	// A run releases a folder after its scan and again after its copy,
-	// which added pairs: what counts is what they hold now.
 	if !slices.Contains(s.released, src) {
 		s.released = append(s.released, src)
 	}
+	s.freezeOverBudget()
+}
+
+// freezeOverBudget counts the pairs the released folders hold now and
+// freezes them all once that is over the budget; s.mu is held.
+func (s *Store) freezeOverBudget() {
 	s.releasedPairs = 0
 	for _, name := range s.released {
-		if f, ok := s.mem.folders[name]; ok {
+		if f, ok := s.mem.folders[name]; ok && s.mem.lazy[name] == nil {
 			s.releasedPairs += len(f.Messages)
 		}
 	}
