@@ -8,7 +8,8 @@
 #
 # Environment:
 #   BENCH_MESSAGES  messages of the standard mailbox (default 10000)
-#   BENCH_PROFILE   standard (26 folders) or wide (50 folders)
+#   BENCH_PROFILE   standard (26 folders), wide (50 folders) or onefolder (small messages, all
+#                   in INBOX: the memory of one big folder)
 #   BENCH_SEED      seed of the data set (default 1); the same seed gives the same bytes
 #   BENCH_REPEAT    first copies per tool, each into its own empty user (default 3); the table
 #                   shows the median and the range

@@ -69,7 +69,7 @@ func (u *userRun) adopt(ctx context.Context, w *folderWork, src, dst *Conn, d *f
 	}
 	free := map[identity][]uint32{}
 	for du, h := range dstHash {
-		m := d.dst[du]
+		m, _ := d.dst.get(du)
 		id := identity{m.Size, m.Date, h}
 		free[id] = append(free[id], du)
 	}
@@ -89,7 +89,7 @@ func (u *userRun) adopt(ctx context.Context, w *folderWork, src, dst *Conn, d *f
 		du := free[id][0]
 		free[id] = free[id][1:]
 		srcFlags, _ := w.filter.clean(m.Flags)
-		dm := d.dst[du]
+		dm, _ := d.dst.get(du)
 		// A new pairing has no base: the source's flags are the truth.
 		add, remove := flagDelta(dm.Flags, srcFlags)
 		if len(add)+len(remove) > 0 {

@@ -395,8 +395,8 @@ func collectMeta(cmd *imapclient.FetchCommand, withDate bool) (out []msgMeta, pa
 
 // folderDiff is what the listings of both sides say, against the state.
 type folderDiff struct {
-	dst          map[uint32]msgMeta // destination messages by UID
-	unpairedDst  []msgMeta          // destination messages no state pair points at
+	dst          metasByUID // destination messages
+	unpairedDst  []msgMeta  // destination messages no state pair points at
 	flagUpdates  map[uint32]state.Message
 	storeChanges map[uint32][2][]string // dst UID -> add, remove
 }
@@ -405,12 +405,9 @@ type folderDiff struct {
 // destination, or to be copied; and merges flags of paired messages.
 func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 	d := &folderDiff{
-		dst:          make(map[uint32]msgMeta, len(dstMsgs)),
+		dst:          sortByUID(dstMsgs),
 		flagUpdates:  map[uint32]state.Message{},
 		storeChanges: map[uint32][2][]string{},
-	}
-	for _, m := range dstMsgs {
-		d.dst[m.UID] = m
 	}
 	prev := w.prev
 	samePairing := prev.Src != "" && prev.Dst == w.pair.Dst &&
@@ -419,7 +416,7 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 	if w.repair && len(prev.Messages) > 0 {
 		u.events.Logf(u.user, "folder %q: UIDVALIDITY or destination changed since the last run; re-pairing by identity", w.pair.Src)
 	}
-	pairedDst := map[uint32]bool{}
+	pairedDst := make([]bool, len(d.dst)) // by index into d.dst
 	dropped := map[string]bool{}
 	// Messages share a handful of flag sets: each is cleaned once.
 	cleaned := make([][]string, len(w.src.flags))
@@ -454,14 +451,15 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 		case pm.DstUID == 0:
 			w.report.Existing++ // copied without UIDPLUS: no flag sync possible
 		default:
-			dm, there := d.dst[pm.DstUID]
+			di, there := d.dst.find(pm.DstUID)
 			if !there {
 				pm.DeletedOnDst = true
 				d.flagUpdates[uid] = pm
 				w.report.DeletedOnDst++
 				continue
 			}
-			pairedDst[pm.DstUID] = true
+			pairedDst[di] = true
+			dm := d.dst[di]
 			w.report.Existing++
 			if sameFlags(pm.Flags, srcFlags) && sameFlags(pm.DstFlags, dm.Flags) {
 				continue // neither side changed: the common case, kept cheap
@@ -483,10 +481,8 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 		for uid, pm := range prev.Messages {
 			if !w.src.has(uid) {
 				w.report.GoneOnSrc++
-				if pm.DstUID != 0 {
-					pairedDst[pm.DstUID] = true
-				}
-				if _, there := d.dst[pm.DstUID]; there && pm.DstUID != 0 {
+				if di, there := d.dst.find(pm.DstUID); there && pm.DstUID != 0 {
+					pairedDst[di] = true
 					w.expunged[uid] = pm.DstUID
 				} else {
 					w.forget = append(w.forget, uid)
@@ -494,8 +490,8 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 			}
 		}
 	}
-	for _, m := range dstMsgs {
-		if !pairedDst[m.UID] {
+	for i, m := range d.dst {
+		if !pairedDst[i] {
 			d.unpairedDst = append(d.unpairedDst, m)
 		}
 	}

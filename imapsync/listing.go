@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -229,7 +230,7 @@ func (l listing) merge(uids []uint32, changed []msgMeta, partial imap.UIDSet) ([
 	out := make([]msgMeta, 0, len(uids))
 	var unknown imap.UIDSet
 	for _, uid := range uids {
-		m, isKnown := known[uid]
+		m, isKnown := known(uid)
 		ch, changed := byUID[uid]
 		switch {
 		case changed && !ch.Time.IsZero():
@@ -254,21 +255,39 @@ func (l listing) merge(uids []uint32, changed []msgMeta, partial imap.UIDSet) ([
 	return out, nil
 }
 
-// knownMessages are the messages of this side the state holds, with the
-// flags as last synced: unchanged since, per CONDSTORE.
-func (l listing) knownMessages() map[uint32]msgMeta {
-	out := make(map[uint32]msgMeta, len(l.prev.Messages))
-	for srcUID, m := range l.prev.Messages {
-		uid, flags := srcUID, m.Flags
-		if l.dst {
-			if m.DstUID == 0 || m.DeletedOnDst {
-				continue
-			}
-			uid, flags = m.DstUID, m.DstFlags
-		}
-		out[uid] = msgMeta{UID: uid, Flags: flags, Size: m.Size, Date: m.Date, Time: time.Unix(m.Date, 0)}
+// knownMessages looks up the messages of this side the state holds, with
+// the flags as last synced: unchanged since, per CONDSTORE. The state's
+// pairs are searched where they are (by destination UID through a sorted
+// index of 8 bytes a pair), not copied into a map of their own.
+func (l listing) knownMessages() func(uid uint32) (msgMeta, bool) {
+	meta := func(uid uint32, flags []string, m state.Message) msgMeta {
+		return msgMeta{UID: uid, Flags: flags, Size: m.Size, Date: m.Date, Time: time.Unix(m.Date, 0)}
 	}
-	return out
+	if !l.dst {
+		return func(uid uint32) (msgMeta, bool) {
+			m, ok := l.prev.Messages[uid]
+			if !ok {
+				return msgMeta{}, false
+			}
+			return meta(uid, m.Flags, m), true
+		}
+	}
+	type dstPair struct{ dst, src uint32 }
+	index := make([]dstPair, 0, len(l.prev.Messages))
+	for srcUID, m := range l.prev.Messages {
+		if m.DstUID != 0 && !m.DeletedOnDst {
+			index = append(index, dstPair{m.DstUID, srcUID})
+		}
+	}
+	slices.SortFunc(index, func(a, b dstPair) int { return cmp.Compare(a.dst, b.dst) })
+	return func(uid uint32) (msgMeta, bool) {
+		i, ok := slices.BinarySearchFunc(index, uid, func(p dstPair, uid uint32) int { return cmp.Compare(p.dst, uid) })
+		if !ok {
+			return msgMeta{}, false
+		}
+		m := l.prev.Messages[index[i].src]
+		return meta(uid, m.DstFlags, m), true
+	}
 }
 
 func (l listing) allUIDs() ([]uint32, error) {

@@ -89,10 +89,7 @@ func (u *userRun) adoptUncertain(ctx context.Context, w *folderWork, uids []uint
 			}
 		}
 	}
-	d := &folderDiff{dst: map[uint32]msgMeta{}, storeChanges: map[uint32][2][]string{}, flagUpdates: nil}
-	for _, m := range unpaired {
-		d.dst[m.UID] = m
-	}
+	d := &folderDiff{dst: sortByUID(unpaired), storeChanges: map[uint32][2][]string{}, flagUpdates: nil}
 	d.unpairedDst = unpaired
 	// adopt works on w.toCopy; give it the uncertain ones only.
 	saved := w.toCopy

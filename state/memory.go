@@ -51,6 +51,24 @@ func (m *memory) messages(f *Folder) error {
 	return nil
 }
 
+// pairsOf returns a copy of the pairs of f for the caller to keep. A lazy
+// folder is parsed into it, overlay included, and stays lazy: a run reads
+// a folder's pairs once for its scan, and the store need not hold a
+// second, parsed copy of a big folder's pairs while the run holds the
+// first (puts go to the overlay; other changes parse the folder).
+func (m *memory) pairsOf(f *Folder) (map[uint32]Message, error) {
+	c := m.lazy[f.Src]
+	if c == nil {
+		return cloneMessages(f.Messages), nil
+	}
+	msgs, err := c.parseInto(m.path, f.Src)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(msgs, f.Messages)
+	return msgs, nil
+}
+
 // loadAll parses every folder still lazy.
 func (m *memory) loadAll() error {
 	for _, name := range sortedKeys(m.lazy) {
@@ -128,7 +146,7 @@ func (m *memory) internFlags(flags []string) []string {
 	if f, ok := m.intern[key]; ok {
 		return f
 	}
-	f := slices.Clone(flags)
+	f := slices.Clip(slices.Clone(flags)) // an append to it cannot write into it
 	m.intern[key] = f
 	return f
 }

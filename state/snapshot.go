@@ -576,15 +576,25 @@ func parseChunks(path string, chunks []*folderChunk) error {
 // parse fills f.Messages from c.lines; an error names the snapshot path
 // and the line.
 func (c *folderChunk) parse(path string, f *Folder) error {
-	data, err := c.data(path, f.Src)
+	msgs, err := c.parseInto(path, f.Src)
 	if err != nil {
 		return err
 	}
-	f.Messages = make(map[uint32]Message, c.sf.Messages)
+	f.Messages = msgs
+	return nil
+}
+
+// parseInto returns the pairs of c's lines in a new map.
+func (c *folderChunk) parseInto(path, src string) (map[uint32]Message, error) {
+	data, err := c.data(path, src)
+	if err != nil {
+		return nil, err
+	}
+	msgs := make(map[uint32]Message, c.sf.Messages)
 	for n := c.first; len(data) > 0; n++ {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 || n-c.first >= c.sf.Messages {
-			return corruptf(path, n, "folder %q: more message lines than its %d", f.Src, c.sf.Messages)
+			return nil, corruptf(path, n, "folder %q: more message lines than its %d", src, c.sf.Messages)
 		}
 		line := data[:i]
 		data = data[i+1:]
@@ -597,19 +607,19 @@ func (c *folderChunk) parse(path string, f *Folder) error {
 		case set < 0 || set > len(c.sets):
 			err = fmt.Errorf("UID %d: flag set %d of %d", uid, set, len(c.sets))
 		default:
-			if _, dup := f.Messages[uid]; dup {
+			if _, dup := msgs[uid]; dup {
 				err = fmt.Errorf("source UID %d twice", uid)
 			}
 		}
 		if err != nil {
-			return corruptf(path, n, "folder %q: %v", f.Src, err)
+			return nil, corruptf(path, n, "folder %q: %v", src, err)
 		}
 		if set > 0 {
 			msg.Flags, msg.DstFlags = c.sets[set-1], c.dsets[set-1]
 		}
-		f.Messages[uid] = msg
+		msgs[uid] = msg
 	}
-	return nil
+	return msgs, nil
 }
 
 // checkVersion accepts only formatVersion.

@@ -190,9 +190,10 @@ func (s *Store) Folder(src string) (Folder, bool) {
 	return f, ok && err == nil
 }
 
-// LoadFolder returns a deep copy of the folder with source name src. Its
-// pairs are parsed on first use; the error says where the snapshot is
-// damaged if they cannot be (its checksum makes that all but impossible).
+// LoadFolder returns a deep copy of the folder with source name src. The
+// pairs of a folder still in snapshot lines are parsed into the copy
+// alone; the error says where the snapshot is damaged if they cannot be
+// (its checksum makes that all but impossible).
 func (s *Store) LoadFolder(src string) (Folder, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -200,10 +201,14 @@ func (s *Store) LoadFolder(src string) (Folder, bool, error) {
 	if !ok {
 		return Folder{}, false, nil
 	}
-	if err := s.mem.messages(f); err != nil {
+	msgs, err := s.mem.pairsOf(f)
+	if err != nil {
 		return Folder{}, false, err
 	}
-	return cloneFolder(f), true, nil
+	c := f.meta()
+	c.Intent = f.Intent.clone()
+	c.Messages = msgs
+	return c, true, nil
 }
 
 // Release tells the store that the run is done with folder src for now:

@@ -305,10 +305,14 @@ func TestLazyFolders(t *testing.T) {
 	if !ok || !reflect.DeepEqual(f, want["Sent"]) {
 		t.Errorf("Folder(Sent) = %+v, want %+v", f, want["Sent"])
 	}
+	if _, ok := s.mem.lazy["Sent"]; !ok {
+		t.Error("Folder(Sent) parsed the store's copy of its pairs, not only the caller's")
+	}
+	must(t, s.PutMessages("Sent", map[uint32]Message{9: msgFor(9)}))
 	must(t, s.DeleteMessages("INBOX", []uint32{1}))
 	must(t, s.ResetFolder("Trash"))
-	if len(s.mem.lazy) != 0 {
-		t.Errorf("still lazy after use: %v", sortedKeys(s.mem.lazy))
+	if got := sortedKeys(s.mem.lazy); !slices.Equal(got, []string{"Sent"}) {
+		t.Errorf("lazy after a put into Sent, a deletion in INBOX and a reset of Trash: %v, want [Sent]", got)
 	}
 	want = all(s)
 	must(t, s.Close())

@@ -88,21 +88,27 @@ func normFlags(flags []string) []string {
 func cloneFolder(f *Folder) Folder {
 	c := f.meta()
 	c.Intent = f.Intent.clone()
+	c.Messages = cloneMessages(f.Messages)
+	return c
+}
+
+// cloneMessages copies msgs; see cloneFolder.
+func cloneMessages(msgs map[uint32]Message) map[uint32]Message {
 	n := 0
-	for _, m := range f.Messages {
+	for _, m := range msgs {
 		n += len(m.Flags)
 	}
 	backing := make([]string, 0, n)
-	c.Messages = make(map[uint32]Message, len(f.Messages))
-	for uid, m := range f.Messages {
+	out := make(map[uint32]Message, len(msgs))
+	for uid, m := range msgs {
 		if len(m.Flags) > 0 {
 			start := len(backing)
 			backing = append(backing, m.Flags...)
 			m.Flags = backing[start:len(backing):len(backing)]
 		}
-		c.Messages[uid] = m
+		out[uid] = m
 	}
-	return c
+	return out
 }
 
 // sortedKeys returns the keys of m in ascending order.

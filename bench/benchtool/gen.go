@@ -51,7 +51,7 @@ type msgSpec struct {
 func cmdGen(args []string) error {
 	fs := flag.NewFlagSet("gen", flag.ExitOnError)
 	dir := fs.String("maildir", "", "Maildir root to create (e.g. .../mail/alice/Maildir)")
-	profile := fs.String("profile", "standard", "standard (10,000 msgs, ~400 MB, 26 folders), wide (standard with 50 folders), big (one 20 MB and one 50 MB message) or small (N small messages in a few folders)")
+	profile := fs.String("profile", "standard", "standard (10,000 msgs, ~400 MB, 26 folders), wide (standard with 50 folders), big (one 20 MB and one 50 MB message), small (N small messages in a few folders) or onefolder (N small messages, all in INBOX)")
 	count := fs.Int("count", 10000, "messages (standard, small)")
 	seed := fs.Uint64("seed", 1, "seed: the same seed writes the same bytes")
 	uid := fs.Int("uid", -1, "chown everything to this uid (with -gid)")
@@ -76,6 +76,10 @@ func cmdGen(args []string) error {
 		specs = standardSpecs(*seed, *count, folders)
 	case "small":
 		folders = standardFolders[:8]
+		specs = smallSpecs(*seed, *count, folders)
+	case "onefolder":
+		// N small messages, all in INBOX: the memory of one big folder.
+		folders = []folder{{"", 1}, {"Sent", 0}, {"Drafts", 0}, {"Trash", 0}, {"Junk", 0}}
 		specs = smallSpecs(*seed, *count, folders)
 	case "big":
 		// Only INBOX has mail; the usual special folders exist, as on any real account (mbsync
