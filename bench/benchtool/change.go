@@ -113,12 +113,19 @@ func cmdChange(args []string) error {
 		c.Unselect().Wait()
 	}
 
-	// New messages, as if delivered since the last run.
+	// New messages, as if delivered since the last run, into the data set's folders that
+	// exist (all of them but in the onefolder profile).
+	var targets []folder
+	for _, f := range standardFolders {
+		if slices.Contains(folders, serverName(f.name)) {
+			targets = append(targets, f)
+		}
+	}
 	base := time.Date(2025, 1, 15, 8, 0, 0, 0, time.UTC)
 	var buf bytes.Buffer
 	var bytesNew int64
 	for i := 0; i < *nNew; i++ {
-		s := msgSpec{idx: 1_000_000 + i, folder: pickFolder(r, standardFolders), date: base.Add(time.Duration(i) * 7 * time.Minute)}
+		s := msgSpec{idx: 1_000_000 + i, folder: pickFolder(r, targets), date: base.Add(time.Duration(i) * 7 * time.Minute)}
 		if i%25 == 7 {
 			s.size, s.attach = logUniform(r, 200<<10, 1<<20), true
 		} else {
