@@ -79,9 +79,12 @@ func (c *copier) add(w *folderWork) {
 		// scan's path, and one fsync serves every folder queued by then.
 	}
 	var jobs []copyJob
-	for i := 0; i < len(w.toCopy); i += u.opts.ChunkMessages {
-		end := min(i+u.opts.ChunkMessages, len(w.toCopy))
-		jobs = append(jobs, copyJob{w: w, uids: w.toCopy[i:end]})
+	var folderMessages uint32
+	if w.srcSel != nil {
+		folderMessages = w.srcSel.NumMessages
+	}
+	for _, uids := range splitJobs(w.toCopy, folderMessages, u.opts.ChunkMessages, u.opts.Connections) {
+		jobs = append(jobs, copyJob{w: w, uids: uids})
 	}
 	w.jobsLeft.Store(int32(len(jobs)))
 	bytes := w.copyBytes()
@@ -224,6 +227,29 @@ func (u *userRun) releaseState(w *folderWork) {
 	}
 }
 
+// splitJobs cuts a folder's messages to copy into jobs of up to chunk
+// messages, each copied on a connection of its own. A job on a connection
+// that has not the folder open starts with EXAMINE, whose cost grows with
+// the folder (Dovecot on Maildir: 0.2 s of CPU for 100,000 messages), so
+// a copy of a small part of a big folder (new mail in a repeat run) is cut
+// into fewer, bigger jobs: one per 5% of the folder, while that is fewer
+// than the connections.
+func splitJobs(uids []uint32, folderMessages uint32, chunk, connections int) [][]uint32 {
+	if len(uids) == 0 {
+		return nil
+	}
+	if folderMessages > 0 {
+		if parts := len(uids) * 20 / int(folderMessages); parts < connections {
+			chunk = max(chunk, (len(uids)+parts)/(parts+1))
+		}
+	}
+	var jobs [][]uint32
+	for i := 0; i < len(uids); i += chunk {
+		jobs = append(jobs, uids[i:min(i+chunk, len(uids))])
+	}
+	return jobs
+}
+
 // copyWorkers is how many connection pairs a copy deserves: each costs a
 // login on both servers (on Dovecot, a process each), which a handful of
 // new messages does not repay.
@@ -347,7 +373,7 @@ func (u *userRun) copyOnce(ctx context.Context, w *folderWork, uids []uint32, re
 	if bodies := w.prefetchedBodies(uids); bodies != nil {
 		return u.copyPrefetched(ctx, w, uids, bodies, reasons)
 	}
-	src, err := u.src.get(ctx)
+	src, err := u.src.getSelected(ctx, w.pair.Src)
 	if err != nil {
 		return uids, err
 	}

@@ -88,6 +88,21 @@ func (p *pool) get(ctx context.Context) (*Conn, error) {
 	return c.(*Conn), nil
 }
 
+// getSelected is get, preferring an idle connection that has mailbox
+// open: it saves an EXAMINE, which costs a big folder's server dearly.
+func (p *pool) getSelected(ctx context.Context, mailbox string) (*Conn, error) {
+	p.mu.Lock()
+	for i := len(p.idle) - 1; i >= 0; i-- {
+		if c, ok := p.idle[i].(*Conn); ok && c.Selected() == mailbox {
+			// Put it last, where take looks first.
+			p.idle = append(append(p.idle[:i:i], p.idle[i+1:]...), c)
+			break
+		}
+	}
+	p.mu.Unlock()
+	return p.get(ctx)
+}
+
 // getAppender returns an APPEND-only connection; the caller must put it
 // back.
 func (p *pool) getAppender(ctx context.Context) (*appendConn, error) {
