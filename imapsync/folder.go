@@ -1,6 +1,7 @@
 package imapsync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -197,7 +198,13 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 		}
 	}
 	prefetch := u.sendPrefetch(src, w)
-	if lane.next != nil {
+	// A big folder's copy that the scan does not read ahead gets the
+	// source connection that has the folder open, where the pool has room
+	// for the lane to take another: opening it again costs its server
+	// dearly (Dovecot on Maildir: 0.2 s of CPU for 100,000 messages).
+	handOver := !u.opts.DryRun && prefetch == nil && len(w.toCopy) > 0 && lane.next != nil &&
+		srcList.sel.NumMessages >= cmp.Or(u.opts.bigFolder, bigFolderMessages) && u.src.hasRoom()
+	if lane.next != nil && !handOver {
 		u.sendAhead(*lane.next, srcView, dstView, lane)
 	}
 	var flagsErr error
@@ -222,9 +229,16 @@ func (u *userRun) scanFolder(ctx context.Context, p mapping.Pair, srcView, dstVi
 		w.report.WouldCopy = len(w.toCopy)
 		w.report.WouldBytes = w.copyBytes()
 	}
+	if handOver && !srcDead && !srcBroken && u.src.putFor(src, w.pair.Src) {
+		lane.src = nil // the next folder starts on another connection
+	}
 	w.slim()
 	return w, nil
 }
+
+// bigFolderMessages is the size from which a folder's copy takes over the
+// source connection its scan opened it on (see scanFolder).
+const bigFolderMessages = 10_000
 
 // slim drops what the copy and the end of the run no longer need: the
 // listing of every message but those to copy, and the state's pairs (the

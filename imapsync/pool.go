@@ -64,11 +64,14 @@ type pool struct {
 
 	warming sync.WaitGroup // warmAppender's dials
 
-	mu     sync.Mutex
-	limit  int
-	open   int
-	idle   []pooled
-	notify chan struct{} // closed and replaced whenever a connection is returned or closed
+	mu    sync.Mutex
+	limit int
+	open  int
+	idle  []pooled
+	// reserved are idle connections kept for a copy, by the mailbox they
+	// have open (putFor).
+	reserved map[pooled]string
+	notify   chan struct{} // closed and replaced whenever a connection is returned or closed
 }
 
 func newPool(life context.Context, ep Endpoint, limit int, global *Limiter, user string, events Events) *pool {
@@ -88,12 +91,31 @@ func (p *pool) get(ctx context.Context) (*Conn, error) {
 	return c.(*Conn), nil
 }
 
-// getSelected is get, preferring an idle connection that has mailbox
-// open: it saves an EXAMINE, which costs a big folder's server dearly.
+// getSelected is get for a copy of mailbox: it takes the connection a
+// scan left reserved for it (putFor), else preferably an idle one that has
+// mailbox open. Either saves an EXAMINE, which costs a big folder's server
+// dearly.
 func (p *pool) getSelected(ctx context.Context, mailbox string) (*Conn, error) {
 	p.mu.Lock()
 	for i := len(p.idle) - 1; i >= 0; i-- {
-		if c, ok := p.idle[i].(*Conn); ok && c.Selected() == mailbox {
+		c, ok := p.idle[i].(*Conn)
+		if !ok {
+			continue
+		}
+		if r, kept := p.reserved[c]; kept && r == mailbox {
+			p.idle = append(p.idle[:i], p.idle[i+1:]...)
+			delete(p.reserved, c)
+			p.mu.Unlock()
+			if c.isClosed() {
+				c.Close()
+				p.closed()
+				return p.get(ctx)
+			}
+			return c, nil
+		}
+	}
+	for i := len(p.idle) - 1; i >= 0; i-- {
+		if c, ok := p.idle[i].(*Conn); ok && p.reserved[c] == "" && c.Selected() == mailbox {
 			// Put it last, where take looks first.
 			p.idle = append(append(p.idle[:i:i], p.idle[i+1:]...), c)
 			break
@@ -101,6 +123,32 @@ func (p *pool) getSelected(ctx context.Context, mailbox string) (*Conn, error) {
 	}
 	p.mu.Unlock()
 	return p.get(ctx)
+}
+
+// hasRoom reports whether the pool may open another connection.
+func (p *pool) hasRoom() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.open < p.limit
+}
+
+// putFor returns c, which has mailbox open, for the copy of mailbox
+// (getSelected) when the pool has room for another connection besides
+// it, and reports whether it did: no other get takes it then. In a pool
+// that fills up after all it gives up its slot like any idle connection.
+func (p *pool) putFor(c *Conn, mailbox string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.open >= p.limit {
+		return false
+	}
+	if p.reserved == nil {
+		p.reserved = map[pooled]string{}
+	}
+	p.reserved[c] = mailbox
+	p.idle = append(p.idle, c)
+	p.wake()
+	return true
 }
 
 // getAppender returns an APPEND-only connection; the caller must put it
@@ -158,6 +206,7 @@ func (p *pool) take(ctx context.Context, want func(pooled) bool, dial func(conte
 		if p.open >= p.limit && len(p.idle) > 0 {
 			other := p.idle[0]
 			p.idle = p.idle[1:]
+			delete(p.reserved, other)
 			p.mu.Unlock()
 			go func() { other.Logout(); p.closed() }()
 			p.mu.Lock()
@@ -212,6 +261,9 @@ func (p *pool) take(ctx context.Context, want func(pooled) bool, dial func(conte
 func (p *pool) popIdle(want func(pooled) bool) pooled {
 	for i := len(p.idle) - 1; i >= 0; i-- {
 		if c := p.idle[i]; want(c) {
+			if _, kept := p.reserved[c]; kept {
+				continue
+			}
 			p.idle = append(p.idle[:i], p.idle[i+1:]...)
 			return c
 		}

@@ -37,6 +37,10 @@ type Options struct {
 	// Bandwidth caps the bytes per second copied over the whole run (nil:
 	// no cap); shared by every user of a batch.
 	Bandwidth *RateLimiter
+
+	// bigFolder is the size from which a folder's copy takes over its
+	// scan's source connection (0: bigFolderMessages); tests lower it.
+	bigFolder uint32
 	// MaxSize skips messages larger than this many bytes (0: no limit);
 	// they are listed in the report, not counted as failures.
 	MaxSize int64
