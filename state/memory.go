@@ -41,14 +41,24 @@ func (m *memory) messages(f *Folder) error {
 	if c == nil {
 		return nil
 	}
-	overlay := f.Messages
-	if err := c.parse(m.path, f); err != nil {
-		f.Messages = overlay
+	msgs, err := m.parsed(f, c)
+	if err != nil {
 		return err
 	}
+	f.Messages = msgs
 	delete(m.lazy, f.Src)
-	maps.Copy(f.Messages, overlay)
 	return nil
+}
+
+// parsed returns the pairs of lazy folder f (chunk c) in a new map, its
+// overlay put over them.
+func (m *memory) parsed(f *Folder, c *folderChunk) (map[uint32]Message, error) {
+	msgs, err := c.parseInto(m.path, f.Src)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(msgs, f.Messages)
+	return msgs, nil
 }
 
 // pairsOf returns a copy of the pairs of f for the caller to keep. A lazy
@@ -57,16 +67,10 @@ func (m *memory) messages(f *Folder) error {
 // second, parsed copy of a big folder's pairs while the run holds the
 // first (puts go to the overlay; other changes parse the folder).
 func (m *memory) pairsOf(f *Folder) (map[uint32]Message, error) {
-	c := m.lazy[f.Src]
-	if c == nil {
-		return cloneMessages(f.Messages), nil
+	if c := m.lazy[f.Src]; c != nil {
+		return m.parsed(f, c)
 	}
-	msgs, err := c.parseInto(m.path, f.Src)
-	if err != nil {
-		return nil, err
-	}
-	maps.Copy(msgs, f.Messages)
-	return msgs, nil
+	return cloneMessages(f.Messages), nil
 }
 
 // loadAll parses every folder still lazy.

@@ -26,21 +26,13 @@ func (m *memory) foldDue(c *folderChunk, n int) bool {
 }
 
 // readyForPuts makes sure the lazy folder src (chunk c, an overlay of
-// overlay pairs after the puts) can take puts of uids without I/O: it reads c's lines
-// from the file when the overlay must learn whether a UID is in them (any
-// at or below the chunk's last UID, or that UID not known yet) or when the
-// puts make a fold due. Called from check, so that mutate never fails.
-func (m *memory) readyForPuts(c *folderChunk, src string, overlay int, uids func(yield func(uint32) bool)) error {
-	need := !c.lastKnown || m.foldDue(c, overlay)
-	if !need {
-		for uid := range uids {
-			if uid <= c.last {
-				need = true
-				break
-			}
-		}
-	}
-	if !need {
+// overlay pairs after the puts, the lowest UID put) can take the puts
+// without I/O: it reads c's lines from the file when the overlay must learn
+// whether a UID is in them (one at or below the chunk's last UID, or that
+// UID not known yet) or when the puts make a fold due. Called from check,
+// so that mutate never fails.
+func (m *memory) readyForPuts(c *folderChunk, src string, overlay int, lowest uint32) error {
+	if c.lastKnown && lowest > c.last && !m.foldDue(c, overlay) {
 		return nil
 	}
 	return c.load(m.path, src)

@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -66,20 +67,15 @@ func (m *memory) check(r *record) error {
 		if r.Op != opPut {
 			return nil
 		}
+		lowest := uint32(math.MaxUint32)
 		for _, w := range r.Msgs {
 			if w.U == 0 {
 				return fmt.Errorf("put record: folder %q: source UID 0", src)
 			}
+			lowest = min(lowest, w.U)
 		}
 		if c := m.lazy[src]; c != nil {
-			uids := func(yield func(uint32) bool) {
-				for _, w := range r.Msgs {
-					if !yield(w.U) {
-						return
-					}
-				}
-			}
-			if err := m.readyForPuts(c, src, len(f.Messages)+len(r.Msgs), uids); err != nil {
+			if err := m.readyForPuts(c, src, len(f.Messages)+len(r.Msgs), lowest); err != nil {
 				return fmt.Errorf("put record: %w", err)
 			}
 		}

@@ -205,8 +205,7 @@ func (s *Store) LoadFolder(src string) (Folder, bool, error) {
 	if err != nil {
 		return Folder{}, false, err
 	}
-	c := f.meta()
-	c.Intent = f.Intent.clone()
+	c := f.header()
 	c.Messages = msgs
 	return c, true, nil
 }
@@ -266,9 +265,7 @@ func (s *Store) FolderInfo(src string) (f Folder, pairs int, ok bool) {
 	if !ok {
 		return Folder{}, 0, false
 	}
-	f = m.meta()
-	f.Intent = m.Intent.clone()
-	return f, s.mem.pairCount(m), true
+	return m.header(), s.mem.pairCount(m), true
 }
 
 // usable reports why the store cannot take a write, if it cannot.

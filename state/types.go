@@ -86,9 +86,15 @@ func normFlags(flags []string) []string {
 // share one backing array, each capped to its length so that appending to one
 // cannot overwrite another.
 func cloneFolder(f *Folder) Folder {
+	c := f.header()
+	c.Messages = cloneMessages(f.Messages)
+	return c
+}
+
+// header returns f without Messages and with a copy of its Intent.
+func (f *Folder) header() Folder {
 	c := f.meta()
 	c.Intent = f.Intent.clone()
-	c.Messages = cloneMessages(f.Messages)
 	return c
 }
 
