@@ -79,11 +79,7 @@ func (c *copier) add(w *folderWork) {
 		// scan's path, and one fsync serves every folder queued by then.
 	}
 	var jobs []copyJob
-	var folderMessages uint32
-	if w.srcSel != nil {
-		folderMessages = w.srcSel.NumMessages
-	}
-	for _, uids := range splitJobs(w.toCopy, folderMessages, u.opts.ChunkMessages, u.opts.Connections) {
+	for _, uids := range splitJobs(w.toCopy, w.srcSel.NumMessages, u.opts.ChunkMessages, u.opts.Connections) {
 		jobs = append(jobs, copyJob{w: w, uids: uids})
 	}
 	w.jobsLeft.Store(int32(len(jobs)))

@@ -124,9 +124,9 @@ type metasByUID []msgMeta
 
 // sortByUID sorts ms by UID, in place, and returns it for searching.
 func sortByUID(ms []msgMeta) metasByUID {
-	byUID := func(a, b msgMeta) int { return cmp.Compare(a.UID, b.UID) }
-	if !slices.IsSortedFunc(ms, byUID) {
-		slices.SortFunc(ms, byUID)
+	cmpUID := func(a, b msgMeta) int { return cmp.Compare(a.UID, b.UID) }
+	if !slices.IsSortedFunc(ms, cmpUID) {
+		slices.SortFunc(ms, cmpUID)
 	}
 	return ms
 }

@@ -97,31 +97,31 @@ func (p *pool) get(ctx context.Context) (*Conn, error) {
 // dearly.
 func (p *pool) getSelected(ctx context.Context, mailbox string) (*Conn, error) {
 	p.mu.Lock()
+	pick := -1
 	for i := len(p.idle) - 1; i >= 0; i-- {
 		c, ok := p.idle[i].(*Conn)
 		if !ok {
 			continue
 		}
-		if r, kept := p.reserved[c]; kept && r == mailbox {
-			p.idle = append(p.idle[:i], p.idle[i+1:]...)
-			delete(p.reserved, c)
-			p.mu.Unlock()
-			if c.isClosed() {
-				c.Close()
-				p.closed()
-				return p.get(ctx)
+		if r, kept := p.reserved[c]; kept {
+			if r == mailbox {
+				pick = i
+				break
 			}
-			return c, nil
+		} else if pick < 0 && c.Selected() == mailbox {
+			pick = i
 		}
 	}
-	for i := len(p.idle) - 1; i >= 0; i-- {
-		if c, ok := p.idle[i].(*Conn); ok && p.reserved[c] == "" && c.Selected() == mailbox {
-			// Put it last, where take looks first.
-			p.idle = append(append(p.idle[:i:i], p.idle[i+1:]...), c)
-			break
-		}
+	var c *Conn
+	if pick >= 0 {
+		c = p.idle[pick].(*Conn)
+		p.idle = append(p.idle[:pick], p.idle[pick+1:]...)
+		delete(p.reserved, c)
 	}
 	p.mu.Unlock()
+	if c != nil && !p.dropClosed(c) {
+		return c, nil
+	}
 	return p.get(ctx)
 }
 
@@ -195,10 +195,7 @@ func (p *pool) take(ctx context.Context, want func(pooled) bool, dial func(conte
 		p.mu.Lock()
 		if c := p.popIdle(want); c != nil {
 			p.mu.Unlock()
-			if c.isClosed() {
-				// The server or the network closed it while idle.
-				c.Close()
-				p.closed()
+			if p.dropClosed(c) {
 				continue
 			}
 			return c, nil
@@ -254,6 +251,17 @@ func (p *pool) take(ctx context.Context, want func(pooled) bool, dial func(conte
 			return nil, err
 		}
 	}
+}
+
+// dropClosed closes c, just taken from the idle ones, and gives up its
+// slot when the server or the network closed it while idle.
+func (p *pool) dropClosed(c pooled) bool {
+	if !c.isClosed() {
+		return false
+	}
+	c.Close()
+	p.closed()
+	return true
 }
 
 // popIdle takes the most recently returned idle connection of the wanted
