@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -19,19 +20,31 @@ import (
 	"github.com/imapmigrate/imapmigrate/state"
 )
 
-// msgMeta is what a metadata FETCH tells about one message.
+// msgMeta is what a metadata FETCH tells about one message: 48 bytes,
+// which a listing of a big folder holds once a message.
 type msgMeta struct {
 	UID   uint32
+	Zone  int32 // INTERNALDATE's zone, seconds east of UTC; undated when not told
 	Flags []string
-	Time  time.Time // INTERNALDATE with its zone, as APPEND should set it
-	Date  int64     // INTERNALDATE, unix seconds
+	Date  int64 // INTERNALDATE, unix seconds
 	Size  int64
+}
+
+// undated is the Zone of a msgMeta whose INTERNALDATE was not asked for.
+const undated = math.MinInt32
+
+func (m msgMeta) dated() bool { return m.Zone != undated }
+
+// internalDate is the INTERNALDATE with its zone, as APPEND should set it.
+func (m msgMeta) internalDate() time.Time {
+	return time.Unix(m.Date, 0).In(time.FixedZone("", int(m.Zone)))
 }
 
 // folderWork is one folder pair between scan and finish.
 type folderWork struct {
 	pair     mapping.Pair
-	prev     state.Folder // state as the run found it
+	prev     state.Folder // state as the run found it, without its pairs
+	pairs    *state.Pairs // the state's pairs as the run found them
 	srcSel   *imap.SelectData
 	src      metaList         // source messages by UID
 	toCopy   []uint32         // source UIDs, ascending
@@ -246,7 +259,7 @@ const bigFolderMessages = 10_000
 // without this a big mailbox's listings would all stay in memory.
 func (w *folderWork) slim() {
 	w.src = w.src.only(w.toCopy)
-	w.prev.Messages = nil
+	w.pairs = nil
 }
 
 // openFailure words the failure to open or list a folder pair, the
@@ -423,11 +436,11 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 		flagUpdates:  map[uint32]state.Message{},
 		storeChanges: map[uint32][2][]string{},
 	}
-	prev := w.prev
+	prev, pairs := w.prev, w.pairs
 	samePairing := prev.Src != "" && prev.Dst == w.pair.Dst &&
 		prev.SrcUIDValidity == w.srcSel.UIDValidity && prev.DstUIDValidity == w.dstValid && w.dstValid != 0
 	w.repair = prev.Src != "" && !samePairing
-	if w.repair && len(prev.Messages) > 0 {
+	if w.repair && pairs.Len() > 0 {
 		u.events.Logf(u.user, "folder %q: UIDVALIDITY or destination changed since the last run; re-pairing by identity", w.pair.Src)
 	}
 	pairedDst := make([]bool, len(d.dst)) // by index into d.dst
@@ -452,7 +465,7 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 		var pm state.Message
 		var paired bool
 		if samePairing {
-			pm, paired = prev.Messages[uid]
+			pm, paired = pairs.Get(uid)
 		}
 		if paired {
 			seenPairs++
@@ -468,6 +481,7 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 			di, there := d.dst.find(pm.DstUID)
 			if !there {
 				pm.DeletedOnDst = true
+				pm.ID = strings.Clone(pm.ID) // kept past the pairs
 				d.flagUpdates[uid] = pm
 				w.report.DeletedOnDst++
 				continue
@@ -486,13 +500,15 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 			}
 			if !sameFlags(pm.Flags, srcFlags) || !sameFlags(pm.DstFlags, want) {
 				pm.Flags, pm.DstFlags = srcFlags, want
+				pm.ID = strings.Clone(pm.ID) // kept past the pairs
 				d.flagUpdates[uid] = pm
 			}
 		}
 	}
 	// Pairs whose source message is gone: none when every pair was seen.
-	if samePairing && seenPairs < len(prev.Messages) {
-		for uid, pm := range prev.Messages {
+	if samePairing && seenPairs < pairs.Len() {
+		for i := range pairs.Len() {
+			uid, pm := pairs.At(i)
 			if !w.src.has(uid) {
 				w.report.GoneOnSrc++
 				if di, there := d.dst.find(pm.DstUID); there && pm.DstUID != 0 {

@@ -51,7 +51,7 @@ func (u *userRun) newScan(ctx context.Context, p mapping.Pair, srcView, dstView 
 		got.Go(func() { lane.dst, dstErr = u.dst.get(ctx) })
 	}
 	if u.store != nil {
-		w.prev, _, stateErr = u.store.LoadFolder(p.Src)
+		w.prev, w.pairs, _, stateErr = u.store.LoadPairs(p.Src)
 	}
 	got.Wait()
 	if stateErr != nil {
@@ -73,8 +73,8 @@ func (u *userRun) planScan(w *folderWork, srcView, dstView *serverView, lane *sc
 	p := w.pair
 	fs := &folderScan{
 		w:       w,
-		srcList: &listing{c: lane.src, prev: w.prev},
-		dstList: &listing{c: lane.dst, prev: w.prev, dst: true},
+		srcList: &listing{c: lane.src, prev: w.prev, pairs: w.pairs},
+		dstList: &listing{c: lane.dst, prev: w.prev, pairs: w.pairs, dst: true},
 	}
 	fs.srcList.useStatus(srcView, p.Src)
 	fs.dstList.useStatus(dstView, p.Dst)
@@ -140,11 +140,12 @@ func (fs *folderScan) loadPairs(u *userRun) error {
 	if !fs.pairsLater || u.store == nil {
 		return nil
 	}
-	prev, _, err := u.store.LoadFolder(fs.w.pair.Src)
+	prev, pairs, _, err := u.store.LoadPairs(fs.w.pair.Src)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	fs.w.prev, fs.srcList.prev, fs.dstList.prev = prev, prev, prev
+	fs.w.pairs, fs.srcList.pairs, fs.dstList.pairs = pairs, pairs, pairs
 	return nil
 }
 

@@ -21,7 +21,8 @@ import (
 type listing struct {
 	c      *Conn
 	sel    *imap.SelectData
-	prev   state.Folder
+	prev   state.Folder // without its pairs
+	pairs  *state.Pairs
 	dst    bool   // the destination side: last synced flags are DstFlags
 	modseq uint64 // the stored HIGHESTMODSEQ of this side; 0: list in full
 	// validity and uidNext are this side's UIDVALIDITY and UIDNEXT as
@@ -222,7 +223,7 @@ func (l listing) merge(uids []uint32, changed []msgMeta, partial imap.UIDSet) ([
 	}
 	byUID := make(map[uint32]msgMeta, len(changed))
 	for _, m := range changed {
-		if old, ok := byUID[m.UID]; !ok || old.Time.IsZero() {
+		if old, ok := byUID[m.UID]; !ok || !old.dated() {
 			byUID[m.UID] = m // an answer in full wins
 		}
 	}
@@ -233,7 +234,7 @@ func (l listing) merge(uids []uint32, changed []msgMeta, partial imap.UIDSet) ([
 		m, isKnown := known(uid)
 		ch, changed := byUID[uid]
 		switch {
-		case changed && !ch.Time.IsZero():
+		case changed && ch.dated():
 			out = append(out, ch)
 		case !isKnown || partial.Contains(imap.UID(uid)):
 			unknown.AddNum(imap.UID(uid))
@@ -261,31 +262,33 @@ func (l listing) merge(uids []uint32, changed []msgMeta, partial imap.UIDSet) ([
 // index of 8 bytes a pair), not copied into a map of their own.
 func (l listing) knownMessages() func(uid uint32) (msgMeta, bool) {
 	meta := func(uid uint32, flags []string, m state.Message) msgMeta {
-		return msgMeta{UID: uid, Flags: flags, Size: m.Size, Date: m.Date, Time: time.Unix(m.Date, 0)}
+		return msgMeta{UID: uid, Flags: flags, Size: m.Size, Date: m.Date}
 	}
 	if !l.dst {
 		return func(uid uint32) (msgMeta, bool) {
-			m, ok := l.prev.Messages[uid]
+			m, ok := l.pairs.Get(uid)
 			if !ok {
 				return msgMeta{}, false
 			}
 			return meta(uid, m.Flags, m), true
 		}
 	}
-	type dstPair struct{ dst, src uint32 }
-	index := make([]dstPair, 0, len(l.prev.Messages))
-	for srcUID, m := range l.prev.Messages {
-		if m.DstUID != 0 && !m.DeletedOnDst {
-			index = append(index, dstPair{m.DstUID, srcUID})
+	type dstPair struct{ dst, at uint32 } // destination UID, index into l.pairs
+	index := make([]dstPair, 0, l.pairs.Len())
+	for i := range l.pairs.Len() {
+		if _, m := l.pairs.At(i); m.DstUID != 0 && !m.DeletedOnDst {
+			index = append(index, dstPair{m.DstUID, uint32(i)})
 		}
 	}
-	slices.SortFunc(index, func(a, b dstPair) int { return cmp.Compare(a.dst, b.dst) })
+	if !slices.IsSortedFunc(index, func(a, b dstPair) int { return cmp.Compare(a.dst, b.dst) }) {
+		slices.SortFunc(index, func(a, b dstPair) int { return cmp.Compare(a.dst, b.dst) })
+	}
 	return func(uid uint32) (msgMeta, bool) {
 		i, ok := slices.BinarySearchFunc(index, uid, func(p dstPair, uid uint32) int { return cmp.Compare(p.dst, uid) })
 		if !ok {
 			return msgMeta{}, false
 		}
-		m := l.prev.Messages[index[i].src]
+		_, m := l.pairs.At(int(index[i].at))
 		return meta(uid, m.DstFlags, m), true
 	}
 }
@@ -324,5 +327,10 @@ func (l listing) fetch(set imap.UIDSet, modseq uint64) ([]msgMeta, error) {
 }
 
 func metaOf(uid imap.UID, flags []imap.Flag, date time.Time, size int64) msgMeta {
-	return msgMeta{UID: uint32(uid), Flags: withoutRecent(flags), Time: date, Date: date.Unix(), Size: size}
+	m := msgMeta{UID: uint32(uid), Flags: withoutRecent(flags), Zone: undated, Size: size}
+	if !date.IsZero() {
+		_, offset := date.Zone()
+		m.Zone, m.Date = int32(offset), date.Unix()
+	}
+	return m
 }

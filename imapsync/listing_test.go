@@ -121,10 +121,11 @@ func TestPipelinedListing(t *testing.T) {
 		d5 = "05-Jan-2020 10:00:00 +0000" // 1578218400
 	)
 	selectAnswer := []string{"* 3 EXISTS", "* OK [UIDVALIDITY 7] v", "* OK [UIDNEXT 6] n", "* OK [HIGHESTMODSEQ 20] m", "OK [READ-ONLY] done"}
-	prev := state.Folder{SrcUIDValidity: 7, SrcUIDNext: 5, SrcHighestModSeq: 10, Messages: map[uint32]state.Message{
+	prev := state.Folder{SrcUIDValidity: 7, SrcUIDNext: 5, SrcHighestModSeq: 10}
+	pairs := state.NewPairs(map[uint32]state.Message{
 		1: {Size: 10, Date: 1577872800},
 		2: {Size: 20, Date: 1577959200, Flags: []string{`\Flagged`}},
-	}}
+	})
 	tests := []struct {
 		name    string
 		changed []string // answers to the FETCH CHANGEDSINCE
@@ -151,7 +152,7 @@ func TestPipelinedListing(t *testing.T) {
 				script["UID FETCH 2 "] = tt.again
 			}
 			c := scriptedConn(t, script)
-			l := &listing{c: c, prev: prev, modseq: 10, validity: 7, uidNext: 6}
+			l := &listing{c: c, prev: prev, pairs: pairs, modseq: 10, validity: 7, uidNext: 6}
 			p, err := l.send("INBOX", false)
 			if err != nil || p == nil {
 				t.Fatalf("send: %v, %v", p, err)

@@ -4,18 +4,16 @@ import (
 	"cmp"
 	"slices"
 	"strings"
-	"time"
 )
 
 // metaList is a folder's source listing, kept compactly: it lives from the
 // scan to the end of the run (for the messages still to copy), and a first
 // copy of a big mailbox holds every message's at once. One message takes
 // 32 bytes and no pointer, against some 180 bytes and three pointers in a
-// map of msgMeta; flag sets and zones are stored once per folder.
+// map of msgMeta; flag sets are stored once per folder.
 type metaList struct {
-	msgs  []packedMeta     // by UID, ascending
-	flags [][]string       // distinct flag sets; packedMeta.flags indexes it
-	zones []*time.Location // distinct INTERNALDATE zones
+	msgs  []packedMeta // by UID, ascending
+	flags [][]string   // distinct flag sets; packedMeta.flags indexes it
 }
 
 type packedMeta struct {
@@ -23,14 +21,13 @@ type packedMeta struct {
 	flags uint32 // index into metaList.flags
 	date  int64  // INTERNALDATE, unix seconds
 	size  int64
-	zone  uint32 // index into metaList.zones
+	zone  int32 // as msgMeta.Zone
 }
 
 // newMetaList packs ms (any order, UIDs distinct).
 func newMetaList(ms []msgMeta) metaList {
 	l := metaList{msgs: make([]packedMeta, 0, len(ms))}
 	flagIndex := map[string]uint32{}
-	zoneIndex := map[int]uint32{}
 	for _, m := range ms {
 		key := strings.Join(m.Flags, "\x00")
 		fi, ok := flagIndex[key]
@@ -39,14 +36,7 @@ func newMetaList(ms []msgMeta) metaList {
 			flagIndex[key] = fi
 			l.flags = append(l.flags, slices.Clip(slices.Clone(m.Flags)))
 		}
-		_, offset := m.Time.Zone()
-		zi, ok := zoneIndex[offset]
-		if !ok {
-			zi = uint32(len(l.zones))
-			zoneIndex[offset] = zi
-			l.zones = append(l.zones, m.Time.Location())
-		}
-		l.msgs = append(l.msgs, packedMeta{uid: m.UID, flags: fi, date: m.Date, size: m.Size, zone: zi})
+		l.msgs = append(l.msgs, packedMeta{uid: m.UID, flags: fi, date: m.Date, size: m.Size, zone: m.Zone})
 	}
 	if !slices.IsSortedFunc(l.msgs, byUID) {
 		slices.SortFunc(l.msgs, byUID)
@@ -70,13 +60,7 @@ func (l metaList) len() int { return len(l.msgs) }
 // them in place.
 func (l metaList) at(i int) msgMeta {
 	p := l.msgs[i]
-	return msgMeta{
-		UID:   p.uid,
-		Flags: l.flags[p.flags],
-		Time:  time.Unix(p.date, 0).In(l.zones[p.zone]),
-		Date:  p.date,
-		Size:  p.size,
-	}
+	return msgMeta{UID: p.uid, Zone: p.zone, Flags: l.flags[p.flags], Date: p.date, Size: p.size}
 }
 
 func (l metaList) find(uid uint32) (int, bool) {
@@ -105,7 +89,7 @@ func (l metaList) has(uid uint32) bool {
 // only returns the list of the given UIDs (those it holds), sharing
 // nothing with l's messages, so that l's can be freed.
 func (l metaList) only(uids []uint32) metaList {
-	out := metaList{msgs: make([]packedMeta, 0, len(uids)), flags: l.flags, zones: l.zones}
+	out := metaList{msgs: make([]packedMeta, 0, len(uids)), flags: l.flags}
 	for _, uid := range uids {
 		if i, ok := l.find(uid); ok {
 			out.msgs = append(out.msgs, l.msgs[i])

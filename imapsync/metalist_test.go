@@ -4,33 +4,36 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
 )
 
 func TestMetaList(t *testing.T) {
 	berlin := time.FixedZone("", 3600)
 	ny := time.FixedZone("", -5*3600)
-	at := func(uid uint32, flags []string, tm time.Time, size int64) msgMeta {
-		return msgMeta{UID: uid, Flags: flags, Time: tm, Date: tm.Unix(), Size: size}
+	at := func(uid uint32, flags []imap.Flag, tm time.Time, size int64) msgMeta {
+		return metaOf(imap.UID(uid), flags, tm, size)
 	}
 	in := []msgMeta{
-		at(7, []string{`\Seen`, "$Work"}, time.Date(2020, 1, 2, 3, 4, 5, 0, berlin), 700),
+		at(7, []imap.Flag{imap.FlagSeen, "$Work"}, time.Date(2020, 1, 2, 3, 4, 5, 0, berlin), 700),
 		at(3, nil, time.Date(2019, 5, 6, 7, 8, 9, 0, ny), 300),
-		at(5, []string{`\Seen`, "$Work"}, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), 500),
-		at(9, []string{`\Flagged`}, time.Date(2022, 2, 2, 2, 2, 2, 0, berlin), 1<<40),
+		at(5, []imap.Flag{imap.FlagSeen, "$Work"}, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), 500),
+		at(9, []imap.Flag{imap.FlagFlagged}, time.Date(2022, 2, 2, 2, 2, 2, 0, berlin), 1<<40),
 	}
 	l := newMetaList(in)
 	tests := []struct {
 		uid  uint32
 		want msgMeta
+		date string // INTERNALDATE as APPEND sends it: the zone must survive
 		has  bool
 	}{
-		{3, in[1], true},
-		{5, in[2], true},
-		{7, in[0], true},
-		{9, in[3], true},
-		{1, msgMeta{}, false},
-		{6, msgMeta{}, false},
-		{10, msgMeta{}, false},
+		{3, in[1], "Mon, 06 May 2019 07:08:09 -0500", true},
+		{5, in[2], "Fri, 01 Jan 2021 00:00:00 +0000", true},
+		{7, in[0], "Thu, 02 Jan 2020 03:04:05 +0100", true},
+		{9, in[3], "Wed, 02 Feb 2022 02:02:02 +0100", true},
+		{1, msgMeta{}, "", false},
+		{6, msgMeta{}, "", false},
+		{10, msgMeta{}, "", false},
 	}
 	for _, tt := range tests {
 		got := l.get(tt.uid)
@@ -43,13 +46,11 @@ func TestMetaList(t *testing.T) {
 			}
 			continue
 		}
-		if got.UID != tt.want.UID || got.Size != tt.want.Size || got.Date != tt.want.Date ||
-			!reflect.DeepEqual(got.Flags, tt.want.Flags) || !got.Time.Equal(tt.want.Time) {
+		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("get(%d) = %+v, want %+v", tt.uid, got, tt.want)
 		}
-		// APPEND sends INTERNALDATE with its zone: the offset must survive.
-		if got.Time.Format(time.RFC1123Z) != tt.want.Time.Format(time.RFC1123Z) {
-			t.Errorf("get(%d).Time = %s, want %s", tt.uid, got.Time.Format(time.RFC1123Z), tt.want.Time.Format(time.RFC1123Z))
+		if d := got.internalDate().Format(time.RFC1123Z); d != tt.date || !got.dated() {
+			t.Errorf("get(%d): INTERNALDATE %s (dated %v), want %s", tt.uid, d, got.dated(), tt.date)
 		}
 	}
 	var order []uint32
@@ -59,11 +60,14 @@ func TestMetaList(t *testing.T) {
 	if !reflect.DeepEqual(order, []uint32{3, 5, 7, 9}) {
 		t.Errorf("order %v, want ascending UIDs", order)
 	}
-	if len(l.flags) != 3 || len(l.zones) != 3 {
-		t.Errorf("%d flag sets and %d zones stored, want 3 and 3 (shared, not per message)", len(l.flags), len(l.zones))
+	if len(l.flags) != 3 {
+		t.Errorf("%d flag sets stored, want 3 (shared, not per message)", len(l.flags))
 	}
 	sub := l.only([]uint32{9, 3, 4})
 	if sub.len() != 2 || sub.at(0).UID != 3 || sub.at(1).UID != 9 || sub.get(9).Size != 1<<40 || sub.has(5) {
 		t.Errorf("only(9, 3, 4): %+v", sub.msgs)
+	}
+	if m := metaOf(4, nil, time.Time{}, 40); m.dated() {
+		t.Errorf("metaOf without INTERNALDATE: %+v is dated", m)
 	}
 }

@@ -104,7 +104,7 @@ func (s *appendStream) put(uid uint32, body *sourceReader) (srcDead bool) {
 	if s.batch == nil {
 		s.batch = s.dst.begin(w.pair.Dst)
 	}
-	err := s.batch.add(uid, flags, meta.Time, body.size, r)
+	err := s.batch.add(uid, flags, meta.internalDate(), body.size, r)
 	if err == nil {
 		limit := batchMessages
 		if !s.dst.multi() || w.singly.Load() {

@@ -161,6 +161,9 @@ func TestCorruptSnapshot(t *testing.T) {
 		{"duplicate UID", func(b []byte) []byte {
 			return bytes.Replace(b, []byte("[2,1002,"), []byte("[1,1002,"), 1)
 		}, ErrCorrupt, "line 4"},
+		{"UIDs out of order", func(b []byte) []byte {
+			return bytes.Replace(b, []byte("[2,1002,"), []byte("[4,1002,"), 1)
+		}, ErrCorrupt, `line 5: state file is corrupt: folder "INBOX": source UID 3 after 4`},
 		{"damaged folder line", func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`"flagsets":[`), []byte(`"flagsets":[[`), 1)
 		}, ErrCorrupt, "line 2"},

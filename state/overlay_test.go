@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -108,6 +109,9 @@ func TestOverlay(t *testing.T) {
 				if got != want {
 					t.Fatalf("round %d: FolderInfo(Big) says %d pairs, want %d", round, got, want)
 				}
+				if round%7 == 0 {
+					samePairs(t, fmt.Sprintf("round %d", round), s, twin, "Big")
+				}
 				if n, lines, _ := s.overlaySize("Big"); n >= max(s.mem.foldMin, lines/8)+800 {
 					t.Fatalf("round %d: overlay of %d pairs over %d lines: not folded", round, n, lines)
 				}
@@ -116,6 +120,7 @@ func TestOverlay(t *testing.T) {
 			if lateFolds == 0 || lateFolds == folds {
 				t.Errorf("%d overlays folded, %d with late UIDs: the test did not reach both kinds of fold", folds, lateFolds)
 			}
+			samePairs(t, "at the end", s, twin, "Big")
 			sameState(t, "at the end", all(s), all(twin))
 			must(t, s.Close())
 			sameState(t, "reopened", all(open(t, dir)), all(twin))
@@ -165,5 +170,33 @@ func TestSeekLine(t *testing.T) {
 	}
 	if _, _, err := seekLine([]byte("[1,2,0,3,4,\"\",0]\nnot a line\n[9,2,0,3,4,\"\",0]\n"), 5); err == nil {
 		t.Error("seekLine over a line that is not a message line: no error")
+	}
+}
+
+// samePairs checks that s's LoadPairs of folder src holds what twin's
+// Folder does, in order, each found by Get, and leaves a lazy folder lazy.
+func samePairs(t *testing.T, what string, s, twin *Store, src string) {
+	t.Helper()
+	wasLazy := s.mem.lazy[src] != nil
+	_, pairs, ok, err := s.LoadPairs(src)
+	must(t, err)
+	want, _ := twin.Folder(src)
+	if !ok || pairs.Len() != len(want.Messages) {
+		t.Fatalf("%s: LoadPairs(%s): ok %v, %d pairs; want %d", what, src, ok, pairs.Len(), len(want.Messages))
+	}
+	for i, uid := range sortedUIDs(want.Messages) {
+		gotUID, got := pairs.At(i)
+		if gotUID != uid || !reflect.DeepEqual(got, want.Messages[uid]) {
+			t.Fatalf("%s: pair %d is UID %d %+v; want UID %d %+v", what, i, gotUID, got, uid, want.Messages[uid])
+		}
+		if m, ok := pairs.Get(uid); !ok || !reflect.DeepEqual(m, got) {
+			t.Fatalf("%s: Get(%d) = %+v, %v; want %+v", what, uid, m, ok, got)
+		}
+		if _, ok := pairs.Get(uid + 1); ok != (want.Messages[uid+1].Date != 0) {
+			t.Fatalf("%s: Get(%d) found %v", what, uid+1, ok)
+		}
+	}
+	if isLazy := s.mem.lazy[src] != nil; wasLazy && !isLazy {
+		t.Fatalf("%s: LoadPairs parsed lazy folder %s into the store", what, src)
 	}
 }

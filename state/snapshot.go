@@ -586,15 +586,32 @@ func (c *folderChunk) parse(path string, f *Folder) error {
 
 // parseInto returns the pairs of c's lines in a new map.
 func (c *folderChunk) parseInto(path, src string) (map[uint32]Message, error) {
-	data, err := c.data(path, src)
+	msgs := make(map[uint32]Message, c.sf.Messages)
+	err := c.eachLine(path, src, func(uid uint32, set int, msg Message) {
+		if set > 0 {
+			msg.Flags, msg.DstFlags = c.sets[set-1], c.dsets[set-1]
+		}
+		msgs[uid] = msg
+	})
 	if err != nil {
 		return nil, err
 	}
-	msgs := make(map[uint32]Message, c.sf.Messages)
+	return msgs, nil
+}
+
+// eachLine calls fn with each of c's lines, parsed and checked (source
+// UIDs ascending, flag set numbers known), in order; its flags are left to
+// fn (set, 0 for none). An error names the snapshot path and the line.
+func (c *folderChunk) eachLine(path, src string, fn func(uid uint32, set int, msg Message)) error {
+	data, err := c.data(path, src)
+	if err != nil {
+		return err
+	}
+	var last uint32
 	for n := c.first; len(data) > 0; n++ {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 || n-c.first >= c.sf.Messages {
-			return nil, corruptf(path, n, "folder %q: more message lines than its %d", src, c.sf.Messages)
+			return corruptf(path, n, "folder %q: more message lines than its %d", src, c.sf.Messages)
 		}
 		line := data[:i]
 		data = data[i+1:]
@@ -606,20 +623,16 @@ func (c *folderChunk) parseInto(path, src string) (map[uint32]Message, error) {
 			err = errors.New("source UID 0")
 		case set < 0 || set > len(c.sets):
 			err = fmt.Errorf("UID %d: flag set %d of %d", uid, set, len(c.sets))
-		default:
-			if _, dup := msgs[uid]; dup {
-				err = fmt.Errorf("source UID %d twice", uid)
-			}
+		case uid <= last:
+			err = fmt.Errorf("source UID %d after %d (twice or out of order)", uid, last)
 		}
 		if err != nil {
-			return nil, corruptf(path, n, "folder %q: %v", src, err)
+			return corruptf(path, n, "folder %q: %v", src, err)
 		}
-		if set > 0 {
-			msg.Flags, msg.DstFlags = c.sets[set-1], c.dsets[set-1]
-		}
-		msgs[uid] = msg
+		last = uid
+		fn(uid, set, msg)
 	}
-	return msgs, nil
+	return nil
 }
 
 // checkVersion accepts only formatVersion.

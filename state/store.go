@@ -210,6 +210,28 @@ func (s *Store) LoadFolder(src string) (Folder, bool, error) {
 	return c, true, nil
 }
 
+// LoadPairs returns the folder with source name src without its pairs
+// (Messages nil) and, apart, a copy of its pairs in the compact form a
+// run's scan keeps (see Pairs); errors as LoadFolder's.
+func (s *Store) LoadPairs(src string) (Folder, *Pairs, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.mem.folders[src]
+	if !ok {
+		return Folder{}, nil, false, nil
+	}
+	var pairs *Pairs
+	if c := s.mem.lazy[src]; c != nil {
+		var err error
+		if pairs, err = s.mem.pairsOfChunk(f, c); err != nil {
+			return Folder{}, nil, false, err
+		}
+	} else {
+		pairs = NewPairs(f.Messages)
+	}
+	return f.header(), pairs, true, nil
+}
+
 // Release tells the store that the run is done with folder src for now:
 // once the released folders hold more pairs than releaseBudget (20,000), their pairs
 // leave memory for a compact form (and, after the next compaction, for the

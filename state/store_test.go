@@ -398,6 +398,9 @@ func TestIndexedSnapshot(t *testing.T) {
 	if _, ok, err := s.LoadFolder("INBOX"); ok || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), fmt.Sprintf("line %d", c.first)) {
 		t.Errorf("LoadFolder of damaged lines: ok %v, err %v; want ErrCorrupt naming line %d", ok, err, c.first)
 	}
+	if _, _, ok, err := s.LoadPairs("INBOX"); ok || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), fmt.Sprintf("line %d", c.first)) {
+		t.Errorf("LoadPairs of damaged lines: ok %v, err %v; want ErrCorrupt naming line %d", ok, err, c.first)
+	}
 	if f, ok := s.Folder("Sent"); !ok || !reflect.DeepEqual(f, want["Sent"]) {
 		t.Errorf("Sent, undamaged: %+v, %v", f, ok)
 	}
