@@ -86,9 +86,13 @@ func (l metaList) has(uid uint32) bool {
 	return ok
 }
 
-// only returns the list of the given UIDs (those it holds), sharing
-// nothing with l's messages, so that l's can be freed.
+// only returns the list of the given UIDs (distinct; those it holds),
+// sharing nothing with l's messages, so that l's can be freed; or l itself
+// when they are all of its messages (a first copy): no second list then.
 func (l metaList) only(uids []uint32) metaList {
+	if len(uids) == l.len() && !slices.ContainsFunc(uids, func(uid uint32) bool { return !l.has(uid) }) {
+		return l
+	}
 	out := metaList{msgs: make([]packedMeta, 0, len(uids)), flags: l.flags}
 	for _, uid := range uids {
 		if i, ok := l.find(uid); ok {

@@ -67,6 +67,12 @@ func TestMetaList(t *testing.T) {
 	if sub.len() != 2 || sub.at(0).UID != 3 || sub.at(1).UID != 9 || sub.get(9).Size != 1<<40 || sub.has(5) {
 		t.Errorf("only(9, 3, 4): %+v", sub.msgs)
 	}
+	if all := l.only([]uint32{9, 7, 5, 3}); all.len() != 4 || &all.msgs[0] != &l.msgs[0] {
+		t.Errorf("only(every UID): a new list of %d, want l itself", all.len())
+	}
+	if some := l.only([]uint32{9, 7, 5, 4}); some.len() != 3 || some.has(3) || some.has(4) || &some.msgs[0] == &l.msgs[0] {
+		t.Errorf("only(9, 7, 5, 4): %+v", some.msgs)
+	}
 	if m := metaOf(4, nil, time.Time{}, 40); m.dated() {
 		t.Errorf("metaOf without INTERNALDATE: %+v is dated", m)
 	}
