@@ -103,12 +103,13 @@ func (s *Store) DeleteMessages(src string, srcUIDs []uint32) error {
 	if !ok {
 		return s.write(&record{Op: opDel, Src: text(src)}) // reports the unknown folder
 	}
-	if err := s.mem.messages(f); err != nil {
+	has, err := s.mem.hasPair(f)
+	if err != nil {
 		return err
 	}
 	var known []uint32
 	for _, uid := range srcUIDs {
-		if _, ok := f.Messages[uid]; ok {
+		if has(uid) {
 			known = append(known, uid)
 		}
 	}

@@ -192,3 +192,70 @@ func lineUID(line []byte) (uint32, error) {
 	}
 	return uid, nil
 }
+
+// hasPair returns a test for whether folder f has a pair of a source UID;
+// a lazy folder's lines are brought into memory for it, not parsed.
+func (m *memory) hasPair(f *Folder) (func(uid uint32) bool, error) {
+	c := m.lazy[f.Src]
+	if c == nil {
+		return func(uid uint32) bool { _, ok := f.Messages[uid]; return ok }, nil
+	}
+	if err := c.load(m.path, f.Src); err != nil {
+		return nil, err
+	}
+	return func(uid uint32) bool {
+		if _, ok := f.Messages[uid]; ok {
+			return true
+		}
+		_, found, err := seekLine(c.lines, uid)
+		return err == nil && found
+	}, nil
+}
+
+// deleteLazy forgets the pairs of uids in lazy folder f, chunk
+// c (its lines in memory, see check): from the overlay and from the lines,
+// which are copied without them. The folder stays unparsed, so a run that
+// carries expunges of a big folder does not hold a map of its pairs.
+func (m *memory) deleteLazy(f *Folder, c *folderChunk, uids []uint32) {
+	if !slices.IsSorted(uids) { // a journal written by hand
+		uids = slices.Sorted(slices.Values(uids))
+	}
+	var out []byte
+	pos, removed := 0, 0
+	for _, uid := range uids {
+		at, found, err := seekLine(c.lines[pos:], uid)
+		if err != nil {
+			break // a line not read: left as it is, the folder's parse will name it
+		}
+		_, inOverlay := f.Messages[uid]
+		if inOverlay {
+			delete(f.Messages, uid)
+			if found {
+				c.overlap-- // that overlay pair stood for this line
+			}
+		}
+		if !found {
+			continue
+		}
+		if out == nil {
+			out = make([]byte, 0, len(c.lines))
+		}
+		at += pos
+		out = append(out, c.lines[pos:at]...)
+		pos = at + bytes.IndexByte(c.lines[at:], '\n') + 1
+		removed++
+	}
+	if removed == 0 {
+		return
+	}
+	c.lines = append(out, c.lines[pos:]...)
+	c.sf.Messages -= removed
+	c.first = 1 // of the chunk: it is in no file
+	c.last, c.lastKnown = 0, len(c.lines) == 0
+	if n := len(c.lines); n > 0 {
+		start := bytes.LastIndexByte(c.lines[:n-1], '\n') + 1
+		if uid, err := lineUID(c.lines[start : n-1]); err == nil {
+			c.last, c.lastKnown = uid, true
+		}
+	}
+}

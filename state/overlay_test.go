@@ -34,6 +34,7 @@ func TestOverlay(t *testing.T) {
 			var have []uint32 // UIDs of Big with a pair, for changes to them
 			next := uint32(1)
 			folds, lateFolds := 0, 0 // of the latter, some UIDs went in place
+			lazyDeletes := 0
 			for round := range 300 {
 				switch op := rng.IntN(60); {
 				case op < 44: // a batch of new pairs; a few late, a few replaced
@@ -82,7 +83,14 @@ func TestOverlay(t *testing.T) {
 							break
 						}
 					}
+					wasLazy := s.mem.lazy["Big"] != nil
 					both(func(s *Store) error { return s.DeleteMessages("Big", gone) })
+					if wasLazy {
+						lazyDeletes++
+						if s.mem.lazy["Big"] == nil {
+							t.Fatalf("round %d: deleting pairs parsed lazy folder Big", round)
+						}
+					}
 				case op < 51:
 					s.Release("Big")
 				case op < 52:
@@ -116,7 +124,10 @@ func TestOverlay(t *testing.T) {
 					t.Fatalf("round %d: overlay of %d pairs over %d lines: not folded", round, n, lines)
 				}
 			}
-			t.Logf("%d pairs, %d folds (%d with late UIDs)", len(have), folds, lateFolds)
+			t.Logf("%d pairs, %d folds (%d with late UIDs), %d deletions from a lazy folder", len(have), folds, lateFolds, lazyDeletes)
+			if lazyDeletes == 0 {
+				t.Error("no deletion from a lazy folder: the test did not reach it")
+			}
 			if lateFolds == 0 || lateFolds == folds {
 				t.Errorf("%d overlays folded, %d with late UIDs: the test did not reach both kinds of fold", folds, lateFolds)
 			}
@@ -199,4 +210,57 @@ func samePairs(t *testing.T, what string, s, twin *Store, src string) {
 	if isLazy := s.mem.lazy[src] != nil; wasLazy && !isLazy {
 		t.Fatalf("%s: LoadPairs parsed lazy folder %s into the store", what, src)
 	}
+}
+
+// TestDeleteFromLazyFolder: deletions from a frozen folder take its lines
+// and overlay pairs out without parsing it, whether a UID is in the lines,
+// in the overlay, in both (a replaced pair) or nowhere, the last line
+// included; what the store holds then equals what a store that never
+// freezes holds, also after reopening and after a replay of the journal.
+func TestDeleteFromLazyFolder(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	s.releaseBudget, s.mem.foldMin = 1, 1000
+	twin := open(t, t.TempDir())
+	both := func(op func(*Store) error) {
+		t.Helper()
+		must(t, op(s))
+		must(t, op(twin))
+	}
+	both(func(s *Store) error { return s.PutFolder(Folder{Src: "Big", Dst: "Big", SrcUIDValidity: 3}) })
+	lines := map[uint32]Message{}
+	for uid := uint32(1); uid <= 10; uid++ {
+		lines[uid] = msgFor(uid)
+	}
+	both(func(s *Store) error { return s.PutMessages("Big", lines) })
+	s.Release("Big")
+	replaced := msgFor(3)
+	replaced.DstFlags = []string{"$Replaced"}
+	over := map[uint32]Message{3: replaced, 5: replaced, 11: msgFor(11), 12: msgFor(12)}
+	both(func(s *Store) error { return s.PutMessages("Big", over) })
+	if n, _, _ := s.overlaySize("Big"); n != 4 || s.mem.lazy["Big"] == nil {
+		t.Fatalf("setup: overlay of %d pairs, lazy %v; want 4 over the lines", n, s.mem.lazy["Big"] != nil)
+	}
+	for _, gone := range [][]uint32{{3, 4, 11, 20}, {10}, {12, 1}} {
+		both(func(s *Store) error { return s.DeleteMessages("Big", gone) })
+		if s.mem.lazy["Big"] == nil {
+			t.Fatalf("deleting %v parsed the folder", gone)
+		}
+		_, got, _ := s.FolderInfo("Big")
+		_, want, _ := twin.FolderInfo("Big")
+		if got != want {
+			t.Fatalf("after deleting %v: FolderInfo says %d pairs, want %d", gone, got, want)
+		}
+		samePairs(t, fmt.Sprint("after deleting ", gone), s, twin, "Big")
+	}
+	// The last line went: a put just past the new last UID still counts.
+	both(func(s *Store) error { return s.PutMessages("Big", map[uint32]Message{10: msgFor(10)}) })
+	samePairs(t, "10 put back", s, twin, "Big")
+	ro, err := OpenReadOnly(dir, "alice")
+	must(t, err)
+	sameState(t, "journal replayed", all(ro), all(twin))
+	must(t, ro.Close())
+	sameState(t, "at the end", all(s), all(twin))
+	must(t, s.Close())
+	sameState(t, "reopened", all(open(t, dir)), all(twin))
 }

@@ -81,6 +81,13 @@ func (m *memory) check(r *record) error {
 		}
 		return nil
 	}
+	if c := m.lazy[src]; c != nil && r.Op == opDel {
+		// Deletions take a lazy folder's lines out without parsing it.
+		if err := c.load(m.path, src); err != nil {
+			return fmt.Errorf("del record: %w", err)
+		}
+		return nil
+	}
 	f, err := m.folder(src)
 	if err != nil {
 		return fmt.Errorf("%s record: %w", r.Op, err)
@@ -135,6 +142,10 @@ func (m *memory) mutate(r *record) {
 			m.setFlags(f, w.U, strs(w.F))
 		}
 	case opDel:
+		if c := m.lazy[f.Src]; c != nil {
+			m.deleteLazy(f, c, r.UIDs)
+			break
+		}
 		for _, uid := range r.UIDs {
 			delete(f.Messages, uid)
 		}
