@@ -49,16 +49,11 @@ func (c *folderChunk) load(path, src string) error {
 		c.lines, c.file, c.b = lines, nil, block{}
 	}
 	if !c.lastKnown {
-		c.last = 0
-		if n := len(c.lines); n > 0 {
-			start := bytes.LastIndexByte(c.lines[:n-1], '\n') + 1
-			uid, err := lineUID(c.lines[start : n-1])
-			if err != nil {
-				return corruptf(path, c.first+c.sf.Messages-1, "folder %q: %v", src, err)
-			}
-			c.last = uid
+		uid, err := lastLineUID(c.lines)
+		if err != nil {
+			return corruptf(path, c.first+c.sf.Messages-1, "folder %q: %v", src, err)
 		}
-		c.lastKnown = true
+		c.last, c.lastKnown = uid, true
 	}
 	return nil
 }
@@ -251,11 +246,17 @@ func (m *memory) deleteLazy(f *Folder, c *folderChunk, uids []uint32) {
 	c.lines = append(out, c.lines[pos:]...)
 	c.sf.Messages -= removed
 	c.first = 1 // of the chunk: it is in no file
-	c.last, c.lastKnown = 0, len(c.lines) == 0
-	if n := len(c.lines); n > 0 {
-		start := bytes.LastIndexByte(c.lines[:n-1], '\n') + 1
-		if uid, err := lineUID(c.lines[start : n-1]); err == nil {
-			c.last, c.lastKnown = uid, true
-		}
+	uid, err := lastLineUID(c.lines)
+	c.last, c.lastKnown = uid, err == nil // else the next check's load names the line
+}
+
+// lastLineUID reads the source UID of the last of lines, 0 when there are
+// none.
+func lastLineUID(lines []byte) (uint32, error) {
+	n := len(lines)
+	if n == 0 {
+		return 0, nil
 	}
+	start := bytes.LastIndexByte(lines[:n-1], '\n') + 1
+	return lineUID(lines[start : n-1])
 }
