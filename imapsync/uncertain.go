@@ -70,9 +70,11 @@ func (u *userRun) adoptUncertain(ctx context.Context, w *folderWork, uids []uint
 	// accounts for.
 	paired := map[uint32]bool{}
 	if u.store != nil {
-		if f, ok := u.store.Folder(w.pair.Src); ok {
-			for _, m := range f.Messages {
-				paired[m.DstUID] = true
+		if _, pairs, ok, err := u.store.LoadPairs(w.pair.Src); ok && err == nil {
+			for i := range pairs.Len() {
+				if _, m := pairs.At(i); m.DstUID >= w.dstUIDNext {
+					paired[m.DstUID] = true
+				}
 			}
 		}
 	}
