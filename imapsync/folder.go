@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -342,7 +343,7 @@ func fetchMeta(c *Conn, exists uint32) ([]msgMeta, error) {
 	if exists == 0 {
 		return nil, nil
 	}
-	out, err := fetchMetaSet(c, imap.SeqSet{{Start: 1, Stop: 0}}, 0)
+	out, err := fetchMetaSized(c, imap.SeqSet{{Start: 1, Stop: 0}}, 0, int(exists))
 	if err != nil {
 		return nil, err
 	}
@@ -358,8 +359,13 @@ func fetchMeta(c *Conn, exists uint32) ([]msgMeta, error) {
 // Answers the library handed to this FETCH that were not its own (see
 // collectMeta) are asked again by UID.
 func fetchMetaSet(c *Conn, set imap.NumSet, modseq uint64) ([]msgMeta, error) {
+	return fetchMetaSized(c, set, modseq, 0)
+}
+
+// fetchMetaSized is fetchMetaSet expecting about expect answers.
+func fetchMetaSized(c *Conn, set imap.NumSet, modseq uint64, expect int) ([]msgMeta, error) {
 	defer c.op()()
-	out, partial, err := collectMeta(c.Fetch(set, metaOptions(modseq)), true)
+	out, partial, err := collectMeta(c.Fetch(set, metaOptions(modseq)), true, expect)
 	if err != nil || len(partial) == 0 {
 		return out, err
 	}
@@ -386,7 +392,7 @@ func changedOptions(modseq uint64) *imap.FetchOptions {
 // trusted.
 func refetchMeta(c *Conn, uids imap.UIDSet) ([]msgMeta, error) {
 	defer c.op()()
-	out, partial, err := collectMeta(c.Fetch(uids, metaOptions(0)), true)
+	out, partial, err := collectMeta(c.Fetch(uids, metaOptions(0)), true, 0)
 	if err == nil && len(partial) > 0 {
 		err = fmt.Errorf("FETCH %s answered without INTERNALDATE", partial)
 	}
@@ -401,8 +407,14 @@ func refetchMeta(c *Conn, uids imap.UIDSet) ([]msgMeta, error) {
 // as a duplicate. None of those carries RFC822.SIZE or INTERNALDATE, which
 // every answer to this FETCH does (withDate: both; else the size): they are
 // returned apart, as partial, for the caller to ask again. (An empty
-// message, RFC822.SIZE 0, is asked again too, and then taken.)
-func collectMeta(cmd *imapclient.FetchCommand, withDate bool) (out []msgMeta, partial imap.UIDSet, err error) {
+// message, RFC822.SIZE 0, is asked again too, and then taken.) expect, when
+// known, sizes the result: a listing of 100,000 messages grown by doubling
+// leaves as much again behind. Messages share one slice per flag set.
+func collectMeta(cmd *imapclient.FetchCommand, withDate bool, expect int) (out []msgMeta, partial imap.UIDSet, err error) {
+	if expect > 0 {
+		out = make([]msgMeta, 0, expect)
+	}
+	var sets flagSets
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		buf, err := msg.Collect()
 		if err != nil {
@@ -414,10 +426,39 @@ func collectMeta(cmd *imapclient.FetchCommand, withDate bool) (out []msgMeta, pa
 		case withDate && buf.InternalDate.IsZero(), !withDate && buf.RFC822Size == 0:
 			partial.AddNum(buf.UID)
 		default:
-			out = append(out, metaOf(buf.UID, buf.Flags, buf.InternalDate, buf.RFC822Size))
+			m := metaOf(buf.UID, nil, buf.InternalDate, buf.RFC822Size)
+			m.Flags = sets.of(buf.Flags)
+			out = append(out, m)
 		}
 	}
 	return out, partial, cmd.Close()
+}
+
+// flagSets hands out one shared slice per distinct flag set (as
+// withoutRecent gives it): a listing of 100,000 messages holds a handful of
+// sets instead of a slice each, some 50 bytes a message. The slices must
+// never be modified in place.
+type flagSets struct {
+	last  []string
+	byKey map[string][]string
+}
+
+func (s *flagSets) of(flags []imap.Flag) []string {
+	fl := withoutRecent(flags)
+	if s.byKey != nil && slices.Equal(fl, s.last) {
+		return s.last
+	}
+	if s.byKey == nil {
+		s.byKey = map[string][]string{}
+	}
+	key := strings.Join(fl, "\x00")
+	shared, ok := s.byKey[key]
+	if !ok {
+		shared = slices.Clip(fl)
+		s.byKey[key] = shared
+	}
+	s.last = shared
+	return shared
 }
 
 // folderDiff is what the listings of both sides say, against the state.

@@ -99,7 +99,7 @@ func (l *listing) send(name string, rw bool) (*pendingOpen, error) {
 	var mu sync.Mutex
 	collect := func(cmd *imapclient.FetchCommand, withDate bool) {
 		p.fetched.Go(func() {
-			out, partial, err := collectMeta(cmd, withDate)
+			out, partial, err := collectMeta(cmd, withDate, 0)
 			mu.Lock()
 			defer mu.Unlock()
 			p.changed = append(p.changed, out...)
@@ -200,7 +200,7 @@ func (l listing) changedSince() ([]msgMeta, error) {
 		return nil, err
 	}
 	done := l.c.op()
-	changed, partial, err := collectMeta(l.c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, changedOptions(l.modseq)), false)
+	changed, partial, err := collectMeta(l.c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, changedOptions(l.modseq)), false, 0)
 	done()
 	if err != nil {
 		return nil, err

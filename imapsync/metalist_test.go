@@ -77,3 +77,44 @@ func TestMetaList(t *testing.T) {
 		t.Errorf("metaOf without INTERNALDATE: %+v is dated", m)
 	}
 }
+
+// TestFlagSets: messages with the same flags (\Recent aside) share one
+// slice; other flags get their own; what comes out is what withoutRecent
+// gives.
+func TestFlagSets(t *testing.T) {
+	var s flagSets
+	tests := []struct {
+		flags []imap.Flag
+		same  int // index of an earlier case whose slice this must share; -1: a new one
+	}{
+		{[]imap.Flag{imap.FlagSeen}, -1},
+		{[]imap.Flag{imap.FlagSeen}, 0},
+		{[]imap.Flag{imap.FlagSeen, "\\Recent"}, 0},
+		{nil, -1},
+		{[]imap.Flag{imap.FlagSeen, "$Work"}, -1},
+		{[]imap.Flag{imap.FlagSeen}, 0},
+		{[]imap.Flag{}, 3},
+		{[]imap.Flag{imap.FlagSeen, "$Work"}, 4},
+	}
+	var got [][]string
+	for i, tt := range tests {
+		fl := s.of(tt.flags)
+		if want := withoutRecent(tt.flags); !reflect.DeepEqual(fl, want) {
+			t.Errorf("case %d: %q, want %q", i, fl, want)
+		}
+		if tt.same >= 0 && len(fl) > 0 && &fl[0] != &got[tt.same][0] {
+			t.Errorf("case %d: a new slice for flags of case %d", i, tt.same)
+		}
+		if tt.same < 0 && len(fl) > 0 {
+			for j, g := range got {
+				if len(g) > 0 && &g[0] == &fl[0] {
+					t.Errorf("case %d shares the slice of case %d", i, j)
+				}
+			}
+		}
+		if cap(fl) != len(fl) {
+			t.Errorf("case %d: capacity %d over length %d: an append could write into the shared set", i, cap(fl), len(fl))
+		}
+		got = append(got, fl)
+	}
+}
