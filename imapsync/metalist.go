@@ -9,8 +9,8 @@ import (
 // metaList is a folder's source listing, kept compactly: it lives from the
 // scan to the end of the run (for the messages still to copy), and a first
 // copy of a big mailbox holds every message's at once. One message takes
-// 32 bytes and no pointer, against some 180 bytes and three pointers in a
-// map of msgMeta; flag sets are stored once per folder.
+// 32 bytes and no pointer, against 48 bytes and a pointer in a []msgMeta
+// (some 100 in a map of them); flag sets are stored once per folder.
 type metaList struct {
 	msgs  []packedMeta // by UID, ascending
 	flags [][]string   // distinct flag sets; packedMeta.flags indexes it
