@@ -426,9 +426,7 @@ func collectMeta(cmd *imapclient.FetchCommand, withDate bool, expect int) (out [
 		case withDate && buf.InternalDate.IsZero(), !withDate && buf.RFC822Size == 0:
 			partial.AddNum(buf.UID)
 		default:
-			m := metaOf(buf.UID, nil, buf.InternalDate, buf.RFC822Size)
-			m.Flags = sets.of(buf.Flags)
-			out = append(out, m)
+			out = append(out, metaOf(buf.UID, sets.of(buf.Flags), buf.InternalDate, buf.RFC822Size))
 		}
 	}
 	return out, partial, cmd.Close()

@@ -280,8 +280,9 @@ func (l listing) knownMessages() func(uid uint32) (msgMeta, bool) {
 			index = append(index, dstPair{m.DstUID, uint32(i)})
 		}
 	}
-	if !slices.IsSortedFunc(index, func(a, b dstPair) int { return cmp.Compare(a.dst, b.dst) }) {
-		slices.SortFunc(index, func(a, b dstPair) int { return cmp.Compare(a.dst, b.dst) })
+	byDst := func(a, b dstPair) int { return cmp.Compare(a.dst, b.dst) }
+	if !slices.IsSortedFunc(index, byDst) {
+		slices.SortFunc(index, byDst)
 	}
 	return func(uid uint32) (msgMeta, bool) {
 		i, ok := slices.BinarySearchFunc(index, uid, func(p dstPair, uid uint32) int { return cmp.Compare(p.dst, uid) })
@@ -326,8 +327,9 @@ func (l listing) fetch(set imap.UIDSet, modseq uint64) ([]msgMeta, error) {
 	return fetchMetaSet(l.c, set, modseq)
 }
 
-func metaOf(uid imap.UID, flags []imap.Flag, date time.Time, size int64) msgMeta {
-	m := msgMeta{UID: uint32(uid), Flags: withoutRecent(flags), Zone: undated, Size: size}
+// metaOf is a FETCH answer as a msgMeta; flags as withoutRecent gives them.
+func metaOf(uid imap.UID, flags []string, date time.Time, size int64) msgMeta {
+	m := msgMeta{UID: uint32(uid), Flags: flags, Zone: undated, Size: size}
 	if !date.IsZero() {
 		_, offset := date.Zone()
 		m.Zone, m.Date = int32(offset), date.Unix()

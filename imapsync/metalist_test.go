@@ -12,7 +12,7 @@ func TestMetaList(t *testing.T) {
 	berlin := time.FixedZone("", 3600)
 	ny := time.FixedZone("", -5*3600)
 	at := func(uid uint32, flags []imap.Flag, tm time.Time, size int64) msgMeta {
-		return metaOf(imap.UID(uid), flags, tm, size)
+		return metaOf(imap.UID(uid), withoutRecent(flags), tm, size)
 	}
 	in := []msgMeta{
 		at(7, []imap.Flag{imap.FlagSeen, "$Work"}, time.Date(2020, 1, 2, 3, 4, 5, 0, berlin), 700),
