@@ -42,6 +42,7 @@ func readJournal(path string, gen uint64, m *memory) (journalScan, error) {
 		return js, fmt.Errorf("state %s: %w", path, err)
 	}
 	pos, line := 0, 0
+	var puts putParser
 	for pos < len(data) {
 		line++
 		nl := bytes.IndexByte(data[pos:], '\n')
@@ -51,8 +52,8 @@ func readJournal(path string, gen uint64, m *memory) (journalScan, error) {
 		}
 		next := pos + nl + 1
 		last := next == len(data)
-		var r record
-		if err := json.Unmarshal(data[pos:pos+nl], &r); err != nil {
+		r, err := puts.decode(data[pos : pos+nl])
+		if err != nil {
 			if last {
 				js.torn = true
 				break
