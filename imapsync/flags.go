@@ -138,6 +138,9 @@ func (s flagSet) list() []string {
 // sameFlags compares two flag lists case-insensitively, ignoring order and
 // duplicates. Flag lists are short; this allocates nothing.
 func sameFlags(a, b []string) bool {
+	if len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) {
+		return true // one shared flag set (state.Pairs, flagSets)
+	}
 	return subsetFold(a, b) && subsetFold(b, a)
 }
 

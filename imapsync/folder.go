@@ -488,6 +488,9 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 	cleaned := make([][]string, len(w.src.flags))
 	isClean := make([]bool, len(w.src.flags))
 	seenPairs := 0
+	// Both walks go by ascending UID: each lookup starts where the last
+	// one ended (Pairs.Find, metasByUID.findFrom).
+	nextPair, nextDst := 0, 0
 	for i := range w.src.len() {
 		sm := w.src.at(i)
 		uid := sm.UID
@@ -504,7 +507,12 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 		var pm state.Message
 		var paired bool
 		if samePairing {
-			pm, paired = pairs.Get(uid)
+			var at int
+			if at, paired = pairs.Find(uid, nextPair); paired {
+				_, pm = pairs.At(at)
+				at++
+			}
+			nextPair = at
 		}
 		if paired {
 			seenPairs++
@@ -517,7 +525,8 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 		case pm.DstUID == 0:
 			w.report.Existing++ // copied without UIDPLUS: no flag sync possible
 		default:
-			di, there := d.dst.find(pm.DstUID)
+			di, there := d.dst.findFrom(pm.DstUID, nextDst)
+			nextDst = di
 			if !there {
 				pm.DeletedOnDst = true
 				pm.ID = strings.Clone(pm.ID) // kept past the pairs
@@ -526,6 +535,7 @@ func (u *userRun) diff(w *folderWork, dstMsgs []msgMeta) *folderDiff {
 				continue
 			}
 			pairedDst[di] = true
+			nextDst = di + 1
 			dm := d.dst[di]
 			w.report.Existing++
 			if sameFlags(pm.Flags, srcFlags) && sameFlags(pm.DstFlags, dm.Flags) {

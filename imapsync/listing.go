@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -252,7 +251,7 @@ func (l listing) merge(uids []uint32, changed []msgMeta, partial imap.UIDSet) ([
 		}
 		out = append(out, more...)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
+	sortByUID(out)
 	return out, nil
 }
 
@@ -264,12 +263,18 @@ func (l listing) knownMessages() func(uid uint32) (msgMeta, bool) {
 	meta := func(uid uint32, flags []string, m state.Message) msgMeta {
 		return msgMeta{UID: uid, Flags: flags, Size: m.Size, Date: m.Date}
 	}
+	// Callers look UIDs up in ascending order: each lookup starts where
+	// the last one ended.
+	next := 0
 	if !l.dst {
 		return func(uid uint32) (msgMeta, bool) {
-			m, ok := l.pairs.Get(uid)
+			i, ok := l.pairs.Find(uid, next)
+			next = i
 			if !ok {
 				return msgMeta{}, false
 			}
+			next++
+			_, m := l.pairs.At(i)
 			return meta(uid, m.Flags, m), true
 		}
 	}
@@ -285,10 +290,16 @@ func (l listing) knownMessages() func(uid uint32) (msgMeta, bool) {
 		slices.SortFunc(index, byDst)
 	}
 	return func(uid uint32) (msgMeta, bool) {
-		i, ok := slices.BinarySearchFunc(index, uid, func(p dstPair, uid uint32) int { return cmp.Compare(p.dst, uid) })
+		i := next
+		ok := i < len(index) && index[i].dst == uid
+		if !ok {
+			i, ok = slices.BinarySearchFunc(index, uid, func(p dstPair, uid uint32) int { return cmp.Compare(p.dst, uid) })
+		}
+		next = i
 		if !ok {
 			return msgMeta{}, false
 		}
+		next++
 		_, m := l.pairs.At(int(index[i].at))
 		return meta(uid, m.DstFlags, m), true
 	}

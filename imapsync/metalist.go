@@ -28,13 +28,27 @@ type packedMeta struct {
 func newMetaList(ms []msgMeta) metaList {
 	l := metaList{msgs: make([]packedMeta, 0, len(ms))}
 	flagIndex := map[string]uint32{}
+	// Listings share their flag slices (state.Pairs, flagSets): a slice
+	// seen before is known by its address, without joining it.
+	type shared struct {
+		first *string
+		n     int
+	}
+	byAddr := map[shared]uint32{}
 	for _, m := range ms {
-		key := strings.Join(m.Flags, "\x00")
-		fi, ok := flagIndex[key]
+		var addr shared
+		if len(m.Flags) > 0 {
+			addr = shared{&m.Flags[0], len(m.Flags)}
+		}
+		fi, ok := byAddr[addr]
 		if !ok {
-			fi = uint32(len(l.flags))
-			flagIndex[key] = fi
-			l.flags = append(l.flags, slices.Clip(slices.Clone(m.Flags)))
+			key := strings.Join(m.Flags, "\x00")
+			if fi, ok = flagIndex[key]; !ok {
+				fi = uint32(len(l.flags))
+				flagIndex[key] = fi
+				l.flags = append(l.flags, slices.Clip(slices.Clone(m.Flags)))
+			}
+			byAddr[addr] = fi
 		}
 		l.msgs = append(l.msgs, packedMeta{uid: m.UID, flags: fi, date: m.Date, size: m.Size, zone: m.Zone})
 	}
@@ -121,7 +135,31 @@ func sortByUID(ms []msgMeta) metasByUID {
 
 // find returns the index of uid's message.
 func (ms metasByUID) find(uid uint32) (int, bool) {
-	return slices.BinarySearchFunc(ms, uid, func(m msgMeta, uid uint32) int { return cmp.Compare(m.UID, uid) })
+	return ms.findFrom(uid, -1)
+}
+
+// findFrom is find trying index hint first (as state.Pairs.Find does): a
+// walk by ascending UID that passes one past its last find takes a step
+// per message instead of a binary search. A hint out of range is ignored.
+func (ms metasByUID) findFrom(uid uint32, hint int) (int, bool) {
+	lo, hi := 0, len(ms)
+	if hint >= 0 && hint <= len(ms) {
+		if hint < len(ms) && ms[hint].UID == uid {
+			return hint, true
+		}
+		smallerBefore := hint == 0 || ms[hint-1].UID < uid
+		largerFrom := hint == len(ms) || ms[hint].UID > uid
+		switch {
+		case smallerBefore && largerFrom:
+			return hint, false
+		case smallerBefore:
+			lo = hint + 1
+		default:
+			hi = hint
+		}
+	}
+	i, ok := slices.BinarySearchFunc(ms[lo:hi], uid, func(m msgMeta, uid uint32) int { return cmp.Compare(m.UID, uid) })
+	return lo + i, ok
 }
 
 // get returns uid's message.

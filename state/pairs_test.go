@@ -2,6 +2,7 @@ package state
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -42,5 +43,32 @@ func TestPairs(t *testing.T) {
 	var none *Pairs
 	if _, ok := none.Get(1); ok || none.Len() != 0 {
 		t.Error("a nil Pairs is not empty")
+	}
+}
+
+// TestPairsFind: whatever the hint, Find answers as a binary search over
+// all pairs does: the index of the pair, or where it would be.
+func TestPairsFind(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 7, 20} {
+		msgs := map[uint32]Message{}
+		var uids []uint32
+		for i := 1; i <= n; i++ {
+			uid := uint32(2 * i)
+			msgs[uid] = Message{DstUID: uid}
+			uids = append(uids, uid)
+		}
+		p := NewPairs(msgs)
+		for uid := uint32(0); uid <= uint32(2*n+3); uid++ {
+			want, wantOK := slices.BinarySearch(uids, uid)
+			for hint := -2; hint <= n+2; hint++ {
+				if got, ok := p.Find(uid, hint); got != want || ok != wantOK {
+					t.Fatalf("%d pairs, Find(%d, hint %d) = %d %v, want %d %v", n, uid, hint, got, ok, want, wantOK)
+				}
+			}
+		}
+	}
+	var none *Pairs
+	if i, ok := none.Find(3, 0); i != 0 || ok {
+		t.Fatalf("nil Pairs: Find = %d %v", i, ok)
 	}
 }
