@@ -78,6 +78,7 @@ func (u *userRun) planScan(w *folderWork, srcView, dstView *serverView, lane *sc
 	}
 	fs.srcList.useStatus(srcView, p.Src)
 	fs.dstList.useStatus(dstView, p.Dst)
+	fs.srcList.pairCount = w.pairs.Len()
 	if w.prev.Dst == p.Dst {
 		fs.srcList.modseq = w.prev.SrcHighestModSeq
 		if fs.srcList.validity == w.prev.SrcUIDValidity {
@@ -126,10 +127,12 @@ func (fs *folderScan) discard() {
 // state; its pairs are read while the server answers (loadPairs).
 func (u *userRun) sendAhead(p mapping.Pair, srcView, dstView *serverView, lane *scanLane) {
 	w := u.newFolderWork(p)
+	pairCount := 0
 	if u.store != nil {
-		w.prev, _, _ = u.store.FolderInfo(p.Src)
+		w.prev, pairCount, _ = u.store.FolderInfo(p.Src)
 	}
 	fs := u.planScan(w, srcView, dstView, lane)
+	fs.srcList.pairCount = pairCount
 	fs.send(u)
 	fs.pairsLater = true
 	lane.ahead = fs

@@ -25,16 +25,53 @@ type listing struct {
 	dst    bool   // the destination side: last synced flags are DstFlags
 	modseq uint64 // the stored HIGHESTMODSEQ of this side; 0: list in full
 	// validity and uidNext are this side's UIDVALIDITY and UIDNEXT as
-	// STATUS showed them, 0 when unknown (see send).
+	// STATUS showed them, 0 when unknown (see send); messages its MESSAGES,
+	// with hasMessages.
 	validity, uidNext uint32
+	messages          uint32
+	hasMessages       bool
+	// pairCount is how many pairs the state holds for the folder, known
+	// before its pairs are read (see allKnown).
+	pairCount int
 }
 
-// useStatus takes this side's UIDVALIDITY and UIDNEXT from what STATUS
-// showed of folder name.
+// useStatus takes this side's UIDVALIDITY, UIDNEXT and MESSAGES from what
+// STATUS showed of folder name.
 func (l *listing) useStatus(v *serverView, name string) {
 	if st, ok := v.status[name]; ok {
 		l.validity, l.uidNext = st.UIDValidity, uint32(st.UIDNext)
+		if st.NumMessages != nil {
+			l.messages, l.hasMessages = *st.NumMessages, true
+		}
 	}
+}
+
+// allKnown reports whether the source folder's UIDs follow from the state
+// without a UID SEARCH ALL, given its message count and UIDNEXT now: when
+// the last complete run paired every message the folder held then (as
+// many pairs as messages), and it has grown by exactly as many messages as
+// UIDs were handed out since, no message was expunged and every new UID
+// exists. (With e of the old messages expunged and k of the d new UIDs
+// left, it holds messages-e+k = messages+d only for e = 0 and k = d.) Its
+// UIDs are then the pairs' and all from the stored UIDNEXT on.
+func (l *listing) allKnown(messages, uidNext uint32) bool {
+	prevNext, prevMessages := l.prev.SrcUIDNext, l.prev.SrcMessages
+	return !l.dst && prevNext > 0 && l.pairCount == int(prevMessages) &&
+		uidNext >= prevNext && messages >= prevMessages && messages-prevMessages == uidNext-prevNext
+}
+
+// knownUIDs lists the UIDs allKnown vouched for: the pairs' and those from
+// the stored UIDNEXT up to uidNext.
+func (l *listing) knownUIDs(uidNext uint32) []uint32 {
+	out := make([]uint32, 0, l.pairs.Len()+int(uidNext-l.prev.SrcUIDNext))
+	for i := range l.pairs.Len() {
+		uid, _ := l.pairs.At(i)
+		out = append(out, uid)
+	}
+	for uid := l.prev.SrcUIDNext; uid < uidNext; uid++ {
+		out = append(out, uid)
+	}
+	return out
 }
 
 // list returns every message of the selected folder with UID, flags,
@@ -90,7 +127,9 @@ func (l *listing) send(name string, rw bool) (*pendingOpen, error) {
 	}
 	p := &pendingOpen{done: l.c.op()}
 	p.sel = l.c.Client.Select(name, &imap.SelectOptions{ReadOnly: !rw, CondStore: true})
-	p.search = l.c.UIDSearch(&imap.SearchCriteria{}, allUIDsOptions(l.c))
+	if !l.hasMessages || !l.allKnown(l.messages, l.uidNext) {
+		p.search = l.c.UIDSearch(&imap.SearchCriteria{}, allUIDsOptions(l.c))
+	}
 	// The FETCH answers are read at once: a server may run the pipelined
 	// commands side by side (Dovecot does), and the library's reader
 	// stalls on unread FETCH data, which would hold back SELECT's and
@@ -117,7 +156,11 @@ func (l *listing) send(name string, rw bool) (*pendingOpen, error) {
 func (p *pendingOpen) wait(c *Conn, name string) (*imap.SelectData, *imap.SearchData, error, error) {
 	sel, selErr := p.sel.Wait()
 	c.setSelected(name, selErr)
-	search, searchErr := p.search.Wait()
+	var search *imap.SearchData
+	var searchErr error
+	if p.search != nil {
+		search, searchErr = p.search.Wait()
+	}
 	p.fetched.Wait()
 	p.done()
 	return sel, search, selErr, searchErr
@@ -149,7 +192,21 @@ func (l *listing) receive(p *pendingOpen, name string, rw bool) ([]msgMeta, erro
 	if p.fetchErr != nil {
 		return nil, &openError{listing: true, err: p.fetchErr}
 	}
-	msgs, err := l.merge(uidsOf(search), p.changed, p.partial)
+	var uids []uint32
+	switch {
+	case search != nil:
+		uids = uidsOf(search)
+	case l.allKnown(sel.NumMessages, uint32(sel.UIDNext)) && l.pairs.Len() == l.pairCount:
+		// The SELECT confirms what STATUS showed: no UID SEARCH needed.
+		uids = l.knownUIDs(uint32(sel.UIDNext))
+	default:
+		// The folder changed between STATUS and SELECT: ask after all.
+		var err error
+		if uids, err = l.allUIDs(); err != nil {
+			return nil, &openError{listing: true, err: err}
+		}
+	}
+	msgs, err := l.merge(uids, p.changed, p.partial)
 	if err != nil {
 		return nil, &openError{listing: true, err: err}
 	}

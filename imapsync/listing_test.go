@@ -171,3 +171,74 @@ func TestPipelinedListing(t *testing.T) {
 		})
 	}
 }
+
+// TestListingWithoutSearch: the pipelined open of a source folder leaves
+// out UID SEARCH ALL when STATUS showed it grown by exactly the UIDs handed
+// out since the last run, every message of which the state paired: its
+// UIDs are the pairs' and the new ones. The SELECT must confirm it, else
+// the UIDs are asked after all; an expunge STATUS shows, or a message the
+// last run left unpaired, keeps the UID SEARCH. (The scripted server
+// answers a command it does not expect with BAD, which fails the listing.)
+func TestListingWithoutSearch(t *testing.T) {
+	const d5 = "05-Jan-2020 10:00:00 +0000" // 1578218400
+	pairs := state.NewPairs(map[uint32]state.Message{
+		1: {Size: 10, Date: 1577872800},
+		2: {Size: 20, Date: 1577959200, Flags: []string{`\Flagged`}},
+	})
+	selectAnswer := func(exists int) []string {
+		return []string{fmt.Sprintf("* %d EXISTS", exists), "* OK [UIDVALIDITY 7] v", "* OK [UIDNEXT 6] n", "* OK [HIGHESTMODSEQ 20] m", "OK [READ-ONLY] done"}
+	}
+	tests := []struct {
+		name         string
+		prevMessages uint32 // messages at the last run (2 pairs)
+		status       uint32 // MESSAGES as STATUS showed it (UIDNEXT 6, was 5)
+		exists       int    // as the SELECT shows it
+		withOpen     bool   // UID SEARCH sent with the open
+		search       []string
+		want         string
+	}{
+		{"one new message, nothing expunged", 2, 3, 3, false, nil,
+			`1 10 1577872800 ; 2 20 1577959200 \Flagged; 5 30 1578218400 `},
+		{"an expunge between STATUS and SELECT", 2, 3, 2, false, []string{"* SEARCH 1 5", "OK done"},
+			`1 10 1577872800 ; 5 30 1578218400 `},
+		{"an expunge STATUS shows", 2, 2, 2, true, []string{"* SEARCH 2 5", "OK done"},
+			`2 20 1577959200 \Flagged; 5 30 1578218400 `},
+		{"a message the last run left unpaired", 3, 4, 4, true, []string{"* SEARCH 1 2 3 5", "OK done"},
+			`1 10 1577872800 ; 2 20 1577959200 \Flagged; 3 40 1578218400 ; 5 30 1578218400 `},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			script := map[string][]string{
+				"EXAMINE":       selectAnswer(tt.exists),
+				"UID FETCH 1:*": {"OK done"},
+				"UID FETCH 5:*": {`* 3 FETCH (UID 5 FLAGS () INTERNALDATE "` + d5 + `" RFC822.SIZE 30)`, "OK done"},
+				"UID FETCH 3 ":  {`* 3 FETCH (UID 3 FLAGS () INTERNALDATE "` + d5 + `" RFC822.SIZE 40)`, "OK done"},
+			}
+			if tt.search != nil {
+				script["UID SEARCH"] = tt.search
+			}
+			c := scriptedConn(t, script)
+			prev := state.Folder{SrcUIDValidity: 7, SrcUIDNext: 5, SrcHighestModSeq: 10, SrcMessages: tt.prevMessages}
+			l := &listing{c: c, prev: prev, pairs: pairs, modseq: 10, validity: 7, uidNext: 6,
+				messages: tt.status, hasMessages: true, pairCount: pairs.Len()}
+			p, err := l.send("INBOX", false)
+			if err != nil || p == nil {
+				t.Fatalf("send: %v, %v", p, err)
+			}
+			if sent := p.search != nil; sent != tt.withOpen {
+				t.Errorf("UID SEARCH sent with the open: %v, want %v", sent, tt.withOpen)
+			}
+			msgs, err := l.receive(p, "INBOX", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range msgs {
+				got = append(got, fmt.Sprintf("%d %d %d %s", m.UID, m.Size, m.Date, strings.Join(m.Flags, " ")))
+			}
+			if g := strings.Join(got, "; "); g != tt.want {
+				t.Errorf("listing %q, want %q", g, tt.want)
+			}
+		})
+	}
+}
