@@ -100,12 +100,8 @@ func TestForeignFetchAnswers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
 			sort.Slice(msgs, func(i, j int) bool { return msgs[i].UID < msgs[j].UID })
-			for _, m := range msgs {
-				got = append(got, fmt.Sprintf("%d %d %d %s", m.UID, m.Size, m.Date, strings.Join(m.Flags, " ")))
-			}
-			if g := strings.Join(got, "; "); g != tt.want {
+			if g := listingString(msgs); g != tt.want {
 				t.Errorf("listing %q, want %q", g, tt.want)
 			}
 		})
@@ -161,11 +157,7 @@ func TestPipelinedListing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, m := range msgs {
-				got = append(got, fmt.Sprintf("%d %d %d %s", m.UID, m.Size, m.Date, strings.Join(m.Flags, " ")))
-			}
-			if g := strings.Join(got, "; "); g != tt.want {
+			if g := listingString(msgs); g != tt.want {
 				t.Errorf("listing %q, want %q", g, tt.want)
 			}
 		})
@@ -232,13 +224,18 @@ func TestListingWithoutSearch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, m := range msgs {
-				got = append(got, fmt.Sprintf("%d %d %d %s", m.UID, m.Size, m.Date, strings.Join(m.Flags, " ")))
-			}
-			if g := strings.Join(got, "; "); g != tt.want {
+			if g := listingString(msgs); g != tt.want {
 				t.Errorf("listing %q, want %q", g, tt.want)
 			}
 		})
 	}
+}
+
+// listingString is a listing as "uid size unix-date flags; ...".
+func listingString(msgs []msgMeta) string {
+	var got []string
+	for _, m := range msgs {
+		got = append(got, fmt.Sprintf("%d %d %d %s", m.UID, m.Size, m.Date, strings.Join(m.Flags, " ")))
+	}
+	return strings.Join(got, "; ")
 }

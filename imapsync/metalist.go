@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+
+	"github.com/imapmigrate/imapmigrate/internal/sorted"
 )
 
 // metaList is a folder's source listing, kept compactly: it lives from the
@@ -142,24 +144,7 @@ func (ms metasByUID) find(uid uint32) (int, bool) {
 // walk by ascending UID that passes one past its last find takes a step
 // per message instead of a binary search. A hint out of range is ignored.
 func (ms metasByUID) findFrom(uid uint32, hint int) (int, bool) {
-	lo, hi := 0, len(ms)
-	if hint >= 0 && hint <= len(ms) {
-		if hint < len(ms) && ms[hint].UID == uid {
-			return hint, true
-		}
-		smallerBefore := hint == 0 || ms[hint-1].UID < uid
-		largerFrom := hint == len(ms) || ms[hint].UID > uid
-		switch {
-		case smallerBefore && largerFrom:
-			return hint, false
-		case smallerBefore:
-			lo = hint + 1
-		default:
-			hi = hint
-		}
-	}
-	i, ok := slices.BinarySearchFunc(ms[lo:hi], uid, func(m msgMeta, uid uint32) int { return cmp.Compare(m.UID, uid) })
-	return lo + i, ok
+	return sorted.Find(ms, uid, hint, func(m msgMeta) uint32 { return m.UID })
 }
 
 // get returns uid's message.

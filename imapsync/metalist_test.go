@@ -2,7 +2,6 @@ package imapsync
 
 import (
 	"reflect"
-	"slices"
 	"testing"
 	"time"
 
@@ -117,26 +116,5 @@ func TestFlagSets(t *testing.T) {
 			t.Errorf("case %d: capacity %d over length %d: an append could write into the shared set", i, cap(fl), len(fl))
 		}
 		got = append(got, fl)
-	}
-}
-
-// TestFindFrom: whatever the hint, findFrom answers as a binary search over
-// the whole listing does.
-func TestFindFrom(t *testing.T) {
-	for _, n := range []int{0, 1, 2, 9} {
-		var ms metasByUID
-		var uids []uint32
-		for i := 1; i <= n; i++ {
-			ms = append(ms, msgMeta{UID: uint32(3 * i)})
-			uids = append(uids, uint32(3*i))
-		}
-		for uid := uint32(0); uid <= uint32(3*n+4); uid++ {
-			want, wantOK := slices.BinarySearch(uids, uid)
-			for hint := -2; hint <= n+2; hint++ {
-				if got, ok := ms.findFrom(uid, hint); got != want || ok != wantOK {
-					t.Fatalf("%d messages: findFrom(%d, hint %d) = %d %v, want %d %v", n, uid, hint, got, ok, want, wantOK)
-				}
-			}
-		}
 	}
 }

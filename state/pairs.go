@@ -3,6 +3,8 @@ package state
 import (
 	"slices"
 	"strings"
+
+	"github.com/imapmigrate/imapmigrate/internal/sorted"
 )
 
 // Pairs is one folder's message pairs as a run reads them for its scan:
@@ -72,33 +74,7 @@ func (p *Pairs) Find(uid uint32, hint int) (int, bool) {
 	if p == nil {
 		return 0, false
 	}
-	recs := p.recs
-	lo, hi := 0, len(recs)
-	if hint >= 0 && hint <= len(recs) {
-		if hint < len(recs) && recs[hint].uid == uid {
-			return hint, true
-		}
-		smallerBefore := hint == 0 || recs[hint-1].uid < uid
-		largerFrom := hint == len(recs) || recs[hint].uid > uid
-		switch {
-		case smallerBefore && largerFrom:
-			return hint, false
-		case smallerBefore:
-			lo = hint + 1
-		default:
-			hi = hint
-		}
-	}
-	i, ok := slices.BinarySearchFunc(recs[lo:hi], uid, func(r pairRec, uid uint32) int {
-		switch {
-		case r.uid < uid:
-			return -1
-		case r.uid > uid:
-			return 1
-		}
-		return 0
-	})
-	return lo + i, ok
+	return sorted.Find(p.recs, uid, hint, func(r pairRec) uint32 { return r.uid })
 }
 
 // pairsBuilder builds Pairs from pairs added in ascending source UID.
