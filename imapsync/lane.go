@@ -60,7 +60,7 @@ func (u *userRun) newScan(ctx context.Context, p mapping.Pair, srcView, dstView 
 	if err := cmp.Or(srcErr, dstErr); err != nil {
 		return nil, err
 	}
-	return u.planScan(w, srcView, dstView, lane), nil
+	return u.planScan(w, w.pairs.Len(), srcView, dstView, lane), nil
 }
 
 func (u *userRun) newFolderWork(p mapping.Pair) *folderWork {
@@ -68,8 +68,9 @@ func (u *userRun) newFolderWork(p mapping.Pair) *folderWork {
 }
 
 // planScan sets up how each side of w's folder is listed: from the stored
-// HIGHESTMODSEQ where the state's pairs still hold.
-func (u *userRun) planScan(w *folderWork, srcView, dstView *serverView, lane *scanLane) *folderScan {
+// HIGHESTMODSEQ where the state's pairs still hold. pairCount is how many
+// pairs the state holds for it (w.pairs may not be read yet).
+func (u *userRun) planScan(w *folderWork, pairCount int, srcView, dstView *serverView, lane *scanLane) *folderScan {
 	p := w.pair
 	fs := &folderScan{
 		w:       w,
@@ -78,7 +79,7 @@ func (u *userRun) planScan(w *folderWork, srcView, dstView *serverView, lane *sc
 	}
 	fs.srcList.useStatus(srcView, p.Src)
 	fs.dstList.useStatus(dstView, p.Dst)
-	fs.srcList.pairCount = w.pairs.Len()
+	fs.srcList.pairCount = pairCount
 	if w.prev.Dst == p.Dst {
 		fs.srcList.modseq = w.prev.SrcHighestModSeq
 		if fs.srcList.validity == w.prev.SrcUIDValidity {
@@ -131,8 +132,7 @@ func (u *userRun) sendAhead(p mapping.Pair, srcView, dstView *serverView, lane *
 	if u.store != nil {
 		w.prev, pairCount, _ = u.store.FolderInfo(p.Src)
 	}
-	fs := u.planScan(w, srcView, dstView, lane)
-	fs.srcList.pairCount = pairCount
+	fs := u.planScan(w, pairCount, srcView, dstView, lane)
 	fs.send(u)
 	fs.pairsLater = true
 	lane.ahead = fs

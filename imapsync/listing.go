@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/imapmigrate/imapmigrate/internal/sorted"
 	"github.com/imapmigrate/imapmigrate/state"
 )
 
@@ -347,11 +348,7 @@ func (l listing) knownMessages() func(uid uint32) (msgMeta, bool) {
 		slices.SortFunc(index, byDst)
 	}
 	return func(uid uint32) (msgMeta, bool) {
-		i := next
-		ok := i < len(index) && index[i].dst == uid
-		if !ok {
-			i, ok = slices.BinarySearchFunc(index, uid, func(p dstPair, uid uint32) int { return cmp.Compare(p.dst, uid) })
-		}
+		i, ok := sorted.Find(index, uid, next, func(p dstPair) uint32 { return p.dst })
 		next = i
 		if !ok {
 			return msgMeta{}, false
