@@ -69,7 +69,6 @@ func parseMsgFast(b []byte) (uid uint32, set int, m Message, ok bool) {
 	}
 	i := 1
 	var v uint64
-	var neg bool
 	if v, i, ok = scanUint(b, i, math.MaxUint32); !ok || i >= len(b) || b[i] != ',' {
 		return 0, 0, m, false
 	}
@@ -83,16 +82,8 @@ func parseMsgFast(b []byte) (uid uint32, set int, m Message, ok bool) {
 	}
 	set = int(v)
 	for _, field := range [2]*int64{&m.Size, &m.Date} {
-		i++
-		if neg = i < len(b) && b[i] == '-'; neg {
-			i++
-		}
-		if v, i, ok = scanUint(b, i, math.MaxInt64); !ok || i >= len(b) || b[i] != ',' {
+		if *field, i, ok = scanInt(b, i+1); !ok || i >= len(b) || b[i] != ',' {
 			return 0, 0, m, false
-		}
-		*field = int64(v)
-		if neg {
-			*field = -*field // -MinInt64 goes the slow way
 		}
 	}
 	i++
@@ -127,6 +118,21 @@ func parseMsgFast(b []byte) (uid uint32, set int, m Message, ok bool) {
 	}
 	m.DeletedOnDst = rest[1] == '1'
 	return uid, set, m, true
+}
+
+// scanInt reads a JSON integer at b[i:] whose magnitude is at most
+// MaxInt64 (-MinInt64 is left to encoding/json) and returns it with the
+// index after it.
+func scanInt(b []byte, i int) (int64, int, bool) {
+	neg := i < len(b) && b[i] == '-'
+	if neg {
+		i++
+	}
+	v, i, ok := scanUint(b, i, math.MaxInt64)
+	if neg {
+		return -int64(v), i, ok
+	}
+	return int64(v), i, ok
 }
 
 // scanUint reads a JSON non-negative integer up to max at b[i:] and

@@ -93,17 +93,8 @@ func (p *putParser) msg(b []byte, i int, w *wireMsg) (int, bool) {
 		if !bytes.HasPrefix(b[i:], []byte(f.key)) {
 			continue
 		}
-		i += len(f.key)
-		neg := i < len(b) && b[i] == '-'
-		if neg {
-			i++
-		}
-		if v, i, ok = scanUint(b, i, math.MaxInt64); !ok || v == 0 {
+		if *f.v, i, ok = scanInt(b, i+len(f.key)); !ok || *f.v == 0 {
 			return i, false // a zero is omitted, never written
-		}
-		*f.v = int64(v)
-		if neg {
-			*f.v = -*f.v
 		}
 	}
 	if bytes.HasPrefix(b[i:], []byte(`,"i":`)) {
