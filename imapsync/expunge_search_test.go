@@ -28,10 +28,7 @@ func TestSearchOnlyAfterExpunge(t *testing.T) {
 	msgs := testserver.SyntheticMessages(11, 60)
 	testserver.Fill(t, src, "INBOX", msgs[:40])
 	testserver.Fill(t, src, "INBOX.Other", msgs[40:50])
-	ep := func(d *testserver.Dovecot) Endpoint {
-		return Endpoint{Addr: d.Addr, TLS: TLSNone, User: "alice", Master: d.MasterUser, Password: d.MasterPassword}
-	}
-	opts := Options{Src: ep(old), Dst: ep(neu), StateDir: t.TempDir(), Delete: true}
+	opts := Options{Src: aliceOn(old), Dst: aliceOn(neu), StateDir: t.TempDir(), Delete: true}
 	var searches atomic.Int32
 	search := regexp.MustCompile(`^\S+ UID SEARCH`)
 	opts.Src.Debug = func(side, line string) {

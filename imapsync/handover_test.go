@@ -24,10 +24,7 @@ func TestCopyTakesScanConnection(t *testing.T) {
 	msgs := testserver.SyntheticMessages(7, 200)
 	testserver.Fill(t, fill, "INBOX", msgs[:100])
 	testserver.Fill(t, fill, "INBOX.Other", msgs[100:110])
-	ep := func(d *testserver.Dovecot) Endpoint {
-		return Endpoint{Addr: d.Addr, TLS: TLSNone, User: "alice", Master: d.MasterUser, Password: d.MasterPassword}
-	}
-	opts := Options{Src: ep(old), Dst: ep(neu), StateDir: t.TempDir(), bigFolder: 50}
+	opts := Options{Src: aliceOn(old), Dst: aliceOn(neu), StateDir: t.TempDir(), bigFolder: 50}
 	ctx := context.Background()
 	if rep, err := Sync(ctx, opts); err != nil || !rep.OK() {
 		t.Fatalf("first sync: %v %+v", err, rep)
@@ -70,4 +67,10 @@ func bodies(msgs []testserver.Msg) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// aliceOn is the endpoint of user alice on a test Dovecot, through its
+// master user, in plaintext on loopback.
+func aliceOn(d *testserver.Dovecot) Endpoint {
+	return Endpoint{Addr: d.Addr, TLS: TLSNone, User: "alice", Master: d.MasterUser, Password: d.MasterPassword}
 }
